@@ -1,0 +1,1 @@
+"""Output formats over review results (no analysis here)."""
