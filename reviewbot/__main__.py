@@ -1,0 +1,7 @@
+"""python -m reviewbot."""
+
+import sys
+
+from reviewbot.cli import main
+
+sys.exit(main())

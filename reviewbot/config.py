@@ -1,0 +1,138 @@
+"""Settings: config/default.toml, then a site file (--config), then the command line.
+
+Every section is a pydantic model with ``extra="forbid"``; a bad file fails
+with a message naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from heuristics.model import KernelVersion, Severity
+from heuristics.registry import unknown_selectors
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class ConfigError(Exception):
+    """A configuration file is unreadable or invalid."""
+
+
+class OutputSettings(BaseModel):
+    """[output]: what is shown and what fails a run."""
+
+    model_config = _STRICT
+
+    min_severity: Severity = Severity.WARNING
+    fail_on: Severity = Severity.WARNING
+
+
+class KernelSettings(BaseModel):
+    """[kernel]: the target kernel when nothing else says."""
+
+    model_config = _STRICT
+
+    version: str = ""
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value:
+            KernelVersion.parse(value)
+        return value
+
+
+class RuleSettings(BaseModel):
+    """[rules]: selection, severity overrides and path scopes."""
+
+    model_config = _STRICT
+
+    select: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list)
+    severity: dict[str, Severity] = Field(default_factory=dict)
+    paths: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("select", "ignore")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        bad = unknown_selectors(value)
+        if bad:
+            raise ValueError(f"no rule matches {bad}")
+        return value
+
+    @field_validator("severity", "paths")
+    @classmethod
+    def _rule_ids(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = unknown_selectors(value.keys())
+        if bad:
+            raise ValueError(f"no rule matches {bad}")
+        return value
+
+
+class Settings(BaseModel):
+    """The whole configuration."""
+
+    model_config = _STRICT
+
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    kernel: KernelSettings = Field(default_factory=KernelSettings)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{source}: {key}: {msg}")
+    return "; ".join(parts)
+
+
+def default_data() -> dict[str, Any]:
+    """The shipped defaults as a dict."""
+    raw = resources.files("reviewbot_config").joinpath("default.toml").read_bytes()
+    return tomllib.loads(raw.decode("utf-8"))
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None
+                  ) -> Settings:
+    """Defaults, then ``path`` (if given), then ``overrides``; validated."""
+    data = default_data()
+    source = "config/default.toml"
+    if path is not None:
+        try:
+            site = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        try:
+            Settings.model_validate(_merge(default_data(), site))
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, str(path))) from exc
+        data = _merge(data, site)
+        source = str(path)
+    if overrides:
+        data = _merge(data, overrides)
+        source = "command line"
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc
