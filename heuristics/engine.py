@@ -61,6 +61,7 @@ def _finding(rule: Rule, ctx: ImageContext, hit: Hit) -> Finding:
         snippet=snippet,
         fingerprint=fingerprint(rule.id, ctx.path, hit.function, hit.key),
         suggestion=hit.suggestion,
+        added=ctx.is_changed(hit.line) if ctx.image == "post" else False,
     )
 
 

@@ -19,8 +19,41 @@ class Category(StrEnum):
     EVICT_BLOCKING = "evict-blocking"
 
 
-@total_ordering
-class Severity(StrEnum):
+class _Ranked(StrEnum):
+    """A StrEnum ordered by rank, not by its string value.
+
+    str already defines every comparison, so functools.total_ordering would
+    silently keep string order for most of them: all four are spelt out.
+    """
+
+    @property
+    def rank(self) -> int:
+        """Numeric order, lowest first."""
+        raise NotImplementedError
+
+    def _cmp(self, other: object) -> int:
+        if type(other) is not type(self):
+            raise TypeError(f"cannot compare {type(self).__name__} with {type(other).__name__}")
+        assert isinstance(other, _Ranked)
+        return self.rank - other.rank
+
+    def __lt__(self, other: object) -> bool:
+        return self._cmp(other) < 0
+
+    def __le__(self, other: object) -> bool:
+        return self._cmp(other) <= 0
+
+    def __gt__(self, other: object) -> bool:
+        return self._cmp(other) > 0
+
+    def __ge__(self, other: object) -> bool:
+        return self._cmp(other) >= 0
+
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+
+class Severity(_Ranked):
     """How bad a finding is: error > warning > advice."""
 
     ADVICE = "advice"
@@ -32,17 +65,11 @@ class Severity(StrEnum):
         """Numeric order, advice lowest."""
         return _SEVERITY_RANK[self]
 
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
-
 
 _SEVERITY_RANK = {Severity.ADVICE: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
-@total_ordering
-class Confidence(StrEnum):
+class Confidence(_Ranked):
     """How sure the rule is that the hazard is real: high > medium > low."""
 
     LOW = "low"
@@ -57,11 +84,6 @@ class Confidence(StrEnum):
     def lower(self) -> Confidence:
         """One step less sure (low stays low)."""
         return {Confidence.HIGH: Confidence.MEDIUM}.get(self, Confidence.LOW)
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Confidence):
-            return NotImplemented
-        return self.rank < other.rank
 
 
 _CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
@@ -134,6 +156,7 @@ class Finding(BaseModel):
     snippet: str
     fingerprint: str
     suggestion: str | None = None
+    added: bool = False
 
 
 def fingerprint(rule: str, path: str, function: str | None, key: str) -> str:

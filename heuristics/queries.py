@@ -78,7 +78,7 @@ def _possible_values(fn: CFunction, arg: Node) -> list[str]:
 
 def facts(ctx: ImageContext, fn: CFunction, call: Call) -> Facts:
     """What enclosing conditions establish at ``call``."""
-    return facts_at(call.node, ctx.patch.gates, fn.body)
+    return facts_at(call.node, ctx.patch.gates, fn.node)
 
 
 def in_loop_retry(call: Call) -> bool:

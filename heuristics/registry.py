@@ -127,7 +127,7 @@ def rule(
         missing = [s for s in DOC_SECTIONS if not sections.get(s)]
         if missing:
             raise RegistryError(f"{id}: docs lack sections {missing}")
-        summary = doc.splitlines()[0].strip() if doc else ""
+        summary = doc.splitlines()[0].strip().rstrip(".") if doc else ""
         meta = RuleMeta(id=id, name=name, category=category, severity=severity,
                         confidence=confidence, summary=summary, docs=doc)
         _RULES[id] = Rule(meta, kind, frozenset(modes), func)

@@ -64,9 +64,9 @@ def txn_in_evict(ctx: ImageContext) -> Iterator[Hit]:
     @@ -200,6 +200,9 @@ static void foo_evict_inode(struct inode *inode)
      {
      	truncate_inode_pages_final(&inode->i_data);
-    +	handle = foo_journal_start(inode, 1);
+    +	handle = ext4_journal_start(inode, EXT4_HT_INODE, 1);
     +	foo_update_atime(handle, inode);
-    +	foo_journal_stop(handle);
+    +	ext4_journal_stop(handle);
      	clear_inode(inode);
      }
      

@@ -487,6 +487,18 @@ def cross_function_carrier(ctx: ImageContext) -> Iterator[Hit]:
 
     ## Example
     ```diff
+    --- a/fs/foo/trans.h
+    +++ b/fs/foo/trans.h
+    @@ -40,3 +40,9 @@ struct foo_trans {
+     	unsigned int t_pflags;
+     };
+     
+    +static inline void foo_trans_context_clear(struct foo_trans *tp)
+    +{
+    +	memalloc_nofs_restore(tp->t_pflags);
+    +}
+    +
+    +
     --- a/fs/foo/trans.c
     +++ b/fs/foo/trans.c
     @@ -878,6 +878,7 @@ static int __foo_trans_commit(struct foo_trans *tp, bool regrant)

@@ -29,7 +29,7 @@ def render(report: Report, min_severity: Severity) -> str:
             out.append(f"{f.file}:{f.line}: {f.severity.value}: [{f.rule} {f.name}] "
                        f"{f.message}{fn}")
             if f.snippet:
-                out.append(f"+{f.snippet}")
+                out.append(f"{'+' if f.added else ' '}{f.snippet}")
         out.append("")
     what = "file" if report.reviews and report.reviews[0].mode == "scan" else "patch"
     parts = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 else ''}"
