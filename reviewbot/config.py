@@ -15,6 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from heuristics.model import KernelVersion, Severity
 from heuristics.registry import unknown_selectors
+from reviewbot.botconfig import (
+    BotIdentity,
+    LoreSettings,
+    MailSettings,
+    PatchworkSettings,
+    PolicySettings,
+    ScopeSettings,
+    SmtpSettings,
+    StorageSettings,
+)
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -82,6 +92,14 @@ class Settings(BaseModel):
     output: OutputSettings = Field(default_factory=OutputSettings)
     kernel: KernelSettings = Field(default_factory=KernelSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
+    bot: BotIdentity = Field(default_factory=BotIdentity)
+    lore: LoreSettings = Field(default_factory=LoreSettings)
+    scope: ScopeSettings = Field(default_factory=ScopeSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    patchwork: PatchworkSettings = Field(default_factory=PatchworkSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
