@@ -61,7 +61,7 @@ class Tally:
                  f"{self.findings} findings)",
                  f"{self.queued} replies queued", f"{self.sent} sent"]
         if self.deferred:
-            parts.append(f"{self.deferred} waiting")
+            parts.append(f"{self.deferred} waiting to be sent")
         if self.failed:
             parts.append(f"{self.failed} failed")
         if self.checks:
@@ -196,7 +196,6 @@ class Bot:
         """Deliver what is due."""
         stats = self.sender.flush()
         self.tally.sent += stats.sent
-        self.tally.deferred = stats.deferred
         self.tally.failed += stats.failed
         self.tally.checks += stats.checks
         return stats
@@ -229,4 +228,6 @@ class Bot:
     def new_tally(self) -> Tally:
         """Start counting a new cycle; returns the finished one."""
         done, self.tally = self.tally, Tally()
+        done.deferred = self.pending()
+        self.sender.new_cycle()
         return done

@@ -330,15 +330,14 @@ class Reviewer:
                 fixed: list[FixedFinding]) -> tuple[str, str | None]:
         if review.error:
             return "error", review.error
+        fixed_only = bool(fixed) and self.settings.mail.announce_fixed == "always"
+        if not mailable and not fixed_only:
+            if not review.findings:
+                return "clean", None
+            return "no-mail", "every finding already raised, reported or below the thresholds"
         if decision.action != "mail":
             return decision.action, decision.reason
-        if mailable:
-            return "mailed", None
-        if fixed and self.settings.mail.announce_fixed == "always":
-            return "mailed", "previous findings fixed"
-        if not review.findings:
-            return "clean", None
-        return "no-mail", "every finding already raised, reported or below the thresholds"
+        return "mailed", None if mailable else "previous findings fixed"
 
     def _thread_has_room(self, mail: PatchMail, decision: Decision) -> bool:
         root = mail.references[0] if mail.references else (mail.message_id or "")

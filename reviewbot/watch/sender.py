@@ -60,6 +60,11 @@ class Sender:
         self.stop = stop
         self.clock = clock
         self._kill_logged = False
+        self._down = False
+
+    def new_cycle(self) -> None:
+        """Allow delivery attempts again (after a server was found down this cycle)."""
+        self._down = False
 
     def recover(self) -> int:
         """Entries left ``sending`` by a process that died: mark them ``uncertain``."""
@@ -82,7 +87,7 @@ class Sender:
                 self._kill_logged = True
             return stats
         self._kill_logged = False
-        if self.transport is not None:
+        if self.transport is not None and not self._down:
             self._flush_outbox(stats)
         if self.patchwork is not None and not self.stop.requested():
             self._flush_checks(stats)
@@ -120,6 +125,7 @@ class Sender:
                 self.stop.wait(self.settings.smtp.send_interval_seconds)
             first = False
             if not self._deliver(entry, stats):
+                self._down = True  # do not hammer a server that is down: next cycle
                 break
 
     def _deliver(self, entry: object, stats: FlushStats) -> bool:
