@@ -76,7 +76,7 @@ class LoreSettings(BaseModel):
     interval: float = Field(default=300.0, gt=0)
     backfill_hours: float = Field(default=24.0, ge=0)
     window_hours: float = Field(default=6.0, gt=0)
-    overlap_seconds: float = Field(default=3600.0, ge=0)
+    overlap_seconds: float = Field(default=900.0, ge=0)
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=60.0, gt=0)
     retries: int = Field(default=3, ge=0)

@@ -61,6 +61,7 @@ class Sender:
         self.clock = clock
         self._kill_logged = False
         self._down = False
+        self._last_sent: float | None = None
 
     def new_cycle(self) -> None:
         """Allow delivery attempts again (after a server was found down this cycle)."""
@@ -106,7 +107,7 @@ class Sender:
     def _flush_outbox(self, stats: FlushStats) -> None:
         assert self.transport is not None
         dry = self.transport.name == "dry-run"
-        first = True
+        pause = 0.0 if dry else self.settings.smtp.send_interval_seconds
         for entry_id in self._due():
             if self.stop.requested():
                 break
@@ -121,9 +122,10 @@ class Sender:
             if not dry and not self._within_rate(entry_id):
                 stats.deferred += 1
                 continue
-            if not first and self.settings.smtp.send_interval_seconds and not dry:
-                self.stop.wait(self.settings.smtp.send_interval_seconds)
-            first = False
+            if pause and self._last_sent is not None:
+                wait = self._last_sent + pause - time.monotonic()
+                if wait > 0 and self.stop.wait(wait):
+                    break
             if not self._deliver(entry, stats):
                 self._down = True  # do not hammer a server that is down: next cycle
                 break
@@ -162,6 +164,7 @@ class Sender:
                 "WHERE id = ?",
                 (self.transport.final_status, self.clock(), self.transport.name, row["id"]))
         stats.sent += 1
+        self._last_sent = time.monotonic()
         return True
 
     def _within_rate(self, entry_id: int) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import io
 import sqlite3
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -69,6 +72,13 @@ def write_config(path: Path, smtp_port: int | None = None, extra: str = "") -> P
     return path
 
 
+def parse(data: bytes) -> EmailMessage:
+    """A mail as the sink got it (CRLF) as an EmailMessage."""
+    msg = email.message_from_bytes(data.replace(b"\r\n", b"\n"), policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
 def db_rows(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
     """Read the bot's state (read-only)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -77,6 +87,39 @@ def db_rows(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3
         return list(conn.execute(sql, params))
     finally:
         conn.close()
+
+
+@dataclass
+class Watcher:
+    """Runs `reviewbot watch` over an inbox, through lore (httpd) or its git epochs."""
+
+    via: str
+    inbox: PublicInbox
+    db: Path
+    cfg: Path
+
+    def ready(self) -> None:
+        """Make delivered mail visible to the source (starts httpd for lore)."""
+        if self.via == "lore" and self.inbox.proc is None:
+            self.inbox.start()
+
+    def args(self, once: bool = True) -> list[str]:
+        """The command line (without the program name)."""
+        source = (["lore", "--url", self.inbox.url] if self.via == "lore"
+                  else ["public-inbox-git", "--repo", str(self.inbox.dir)])
+        return ["watch", *source, "--db", str(self.db), "--config", str(self.cfg),
+                *(["--once"] if once else ["--interval", "60"])]
+
+    def run(self, *extra: str) -> Run:
+        """One --once run, in this process."""
+        self.ready()
+        return run_cli(*self.args(), *extra)
+
+
+@pytest.fixture(params=["lore", "public-inbox-git"])
+def via(request: pytest.FixtureRequest) -> str:
+    """Which source a scenario runs through."""
+    return str(request.param)
 
 
 @pytest.fixture

@@ -1,23 +1,17 @@
-"""End to end: public-inbox-httpd + `reviewbot watch lore` + a real SMTP sink."""
+"""End to end: a real public-inbox inbox read by `reviewbot watch lore` (through
+public-inbox-httpd) or `reviewbot watch public-inbox-git` (its git epochs),
+replying to a real SMTP sink."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from tests.listbot import mails
-from tests.listbot.conftest import db_rows, run_cli, write_config
+from tests.listbot.conftest import Watcher, db_rows, parse, run_cli, write_config
 from tests.listbot.harness import PublicInbox, SmtpSink
-
-
-def parse(data: bytes) -> EmailMessage:
-    msg = email.message_from_bytes(data.replace(b"\r\n", b"\n"), policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
-    return msg
 
 
 def watch(pi: PublicInbox, db: Path, cfg: Path, *extra: str):  # type: ignore[no-untyped-def]
@@ -37,12 +31,13 @@ def assert_reply_to_patch2(msg: EmailMessage, tag: str, version: int = 1) -> Non
 
 
 def test_series_with_one_hazard_gets_exactly_one_reply(
-        tmp_path: Path, inbox: PublicInbox, sink: SmtpSink) -> None:
+        tmp_path: Path, inbox: PublicInbox, sink: SmtpSink, via: str) -> None:
     inbox.deliver(*mails.series("s1"))
-    inbox.start()
-    db, cfg = tmp_path / "state.db", write_config(tmp_path / "site.toml", sink.port)
+    bot = Watcher(via, inbox, tmp_path / "state.db",
+                  write_config(tmp_path / "site.toml", sink.port))
+    db = bot.db
 
-    run = watch(inbox, db, cfg)
+    run = bot.run()
     assert run.status == 0, run.err
     assert len(sink.mails) == 1
     got = sink.mails[0]
@@ -67,7 +62,7 @@ def test_series_with_one_hazard_gets_exactly_one_reply(
     assert "1 series reviewed (3 patches, 1 findings)" in run.err
 
     # Run again: nothing new.
-    again = watch(inbox, db, cfg)
+    again = bot.run()
     assert again.status == 0, again.err
     assert len(sink.mails) == 1
     assert "0 new messages" in again.err
@@ -76,20 +71,19 @@ def test_series_with_one_hazard_gets_exactly_one_reply(
 
 @pytest.mark.parametrize("announce", ["with-findings", "always"])
 def test_reroll_fixing_the_finding(tmp_path: Path, inbox: PublicInbox, sink: SmtpSink,
-                                   announce: str) -> None:
+                                   announce: str, via: str) -> None:
     inbox.deliver(*mails.series("s2"))
-    inbox.start()
-    db = tmp_path / "state.db"
-    cfg = write_config(tmp_path / "site.toml", sink.port,
-                       f'[mail]\nannounce_fixed = "{announce}"\n')
-    assert watch(inbox, db, cfg).status == 0
+    bot = Watcher(via, inbox, tmp_path / "state.db", write_config(
+        tmp_path / "site.toml", sink.port, f'[mail]\nannounce_fixed = "{announce}"\n'))
+    db = bot.db
+    assert bot.run().status == 0
     assert len(sink.mails) == 1
 
     # A human reviewer answers v1 patch 2, then v2 arrives with the fix.
     inbox.deliver(mails.reply("s2", 1, 2, "Agreed, the error path leaks the scope.",
                               quote="+\t\treturn -ENOMEM;"))
     inbox.deliver(*mails.series("s2", version=2, fixed=True))
-    run = watch(inbox, db, cfg)
+    run = bot.run()
     assert run.status == 0, run.err
     series = db_rows(db, "SELECT id, version, status, previous_id FROM series ORDER BY id")
     assert [(s["version"], s["status"]) for s in series] == [(1, "reviewed"), (2, "reviewed")]
@@ -110,7 +104,7 @@ def test_reroll_fixing_the_finding(tmp_path: Path, inbox: PublicInbox, sink: Smt
         assert "Compared with v1, these findings are gone" in body
         assert "- MEMALLOC-001 in foofs_add_entry() in fs/foofs/dir.c" in body
     # And nothing twice.
-    assert watch(inbox, db, cfg).status == 0
+    assert bot.run().status == 0
     assert len(sink.mails) == (1 if announce == "with-findings" else 2)
     ids = [parse(m.data)["Message-ID"] for m in sink.mails]
     assert len(set(ids)) == len(ids)
@@ -133,12 +127,13 @@ def test_still_present_finding_is_posted_again_with_a_note(
 
 
 def test_smtp_down_then_up_sends_exactly_one_reply(
-        tmp_path: Path, inbox: PublicInbox) -> None:
+        tmp_path: Path, inbox: PublicInbox, via: str) -> None:
     inbox.deliver(*mails.series("s4"))
-    inbox.start()
     sink = SmtpSink()  # not started: nothing listens on its port
-    db, cfg = tmp_path / "state.db", write_config(tmp_path / "site.toml", sink.port)
-    down = watch(inbox, db, cfg)
+    bot = Watcher(via, inbox, tmp_path / "state.db",
+                  write_config(tmp_path / "site.toml", sink.port))
+    db = bot.db
+    down = bot.run()
     assert down.status == 0, down.err
     assert "0 sent, 1 waiting to be sent" in down.err
     rows = db_rows(db, "SELECT status, attempts, reason FROM outbox")
@@ -146,10 +141,10 @@ def test_smtp_down_then_up_sends_exactly_one_reply(
     assert "unreachable" in rows[0]["reason"]
     sink.start()
     try:
-        up = watch(inbox, db, cfg)
+        up = bot.run()
         assert up.status == 0, up.err
         assert len(sink.mails) == 1
-        assert watch(inbox, db, cfg).status == 0
+        assert bot.run().status == 0
         assert len(sink.mails) == 1
     finally:
         sink.stop()
@@ -157,11 +152,12 @@ def test_smtp_down_then_up_sends_exactly_one_reply(
 
 
 def test_malformed_mail_is_reported_and_the_others_reviewed(
-        tmp_path: Path, inbox: PublicInbox, sink: SmtpSink) -> None:
+        tmp_path: Path, inbox: PublicInbox, sink: SmtpSink, via: str) -> None:
     inbox.deliver(mails.mangled_patch("m1"), *mails.series("s5"))
-    inbox.start()
-    db, cfg = tmp_path / "state.db", write_config(tmp_path / "site.toml", sink.port)
-    run = watch(inbox, db, cfg)
+    bot = Watcher(via, inbox, tmp_path / "state.db",
+                  write_config(tmp_path / "site.toml", sink.port))
+    db = bot.db
+    run = bot.run()
     assert run.status == 0, run.err
     assert "skipped m1.mangled@example.org: malformed: " in run.err
     assert "malformed diff" in run.err
@@ -171,7 +167,7 @@ def test_malformed_mail_is_reported_and_the_others_reviewed(
     assert len(sink.mails) == 1
     assert_reply_to_patch2(parse(sink.mails[0].data), "s5")
     # Reported once, not again.
-    again = watch(inbox, db, cfg)
+    again = bot.run()
     assert "mangled" not in again.err
 
 
