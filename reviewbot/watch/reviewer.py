@@ -16,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from urllib.parse import quote
 
 from liblore.utils import parse_message
@@ -68,6 +69,14 @@ def in_scope(mails: Sequence[PatchMail], paths: Sequence[str]) -> bool:
                        path.startswith(p + "/") for p in paths):
                     return True
     return False
+
+
+def _sendable(address: str) -> bool:
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError, TypeError):
+        return False
+    return "@" in address
 
 
 def load_mail(raw: bytes | None, source: str) -> PatchMail | CoverMail | None:
@@ -151,10 +160,14 @@ class Reviewer:
             return self._close(series_id, "failed", f"review failed: {type(exc).__name__}")
         by_id = {r.message_id: r for r in reviews}
         previous = self.previous(series)
-        with self.store.tx():
-            outcome = self.record(series_id, todo, by_id, previous,
-                                  all_findings=[f for r in reviews for f in r.findings])
-            self.set_status(series_id, "reviewed", None, previous)
+        try:
+            with self.store.tx():
+                outcome = self.record(series_id, todo, by_id, previous,
+                                      all_findings=[f for r in reviews for f in r.findings])
+                self.set_status(series_id, "reviewed", None, previous)
+        except (ValueError, LookupError, TypeError, UnicodeError) as exc:
+            log.exception("series %s: recording the review failed", series_id)
+            return self._close(series_id, "failed", f"{type(exc).__name__}: {exc}"[:300])
         return outcome
 
     def in_scope(self, mails: Sequence[PatchMail]) -> bool:
@@ -310,6 +323,13 @@ class Reviewer:
                  f.suggestion, f.fingerprint, self._docs(f.rule), status,
                  1 if id(f) in mailed_ids else 0, quote))
         outcome.findings += len(review.findings)
+        if action in ("mailed", "held") and decision.to is not None and not _sendable(
+                decision.to[1]):
+            action, reason = "no-author", f"unusable author address {decision.to[1][:80]!r}"
+            self.store.execute("UPDATE reviews SET action = ?, reason = ? WHERE id = ?",
+                               (action, reason, review_id))
+            self.store.execute("UPDATE findings SET mailed = 0 WHERE review_id = ?",
+                               (review_id,))
         if action in ("mailed", "held") and decision.to is not None:
             draft = Draft(
                 patch=mail,
