@@ -85,7 +85,7 @@ class Bot:
         self.clock = clock
         self.echo = echo or (lambda text: print(text, file=sys.stderr))
         self.templates = Templates.load(settings.mail.template_dir)
-        self.intaker = Intaker(store, settings)
+        self.intaker = Intaker(store, settings, clock)
         self.reviewer = Reviewer(store, settings, options, self.templates,
                                  patchwork is not None, clock)
         self.sender = Sender(store, settings, transport, patchwork, self.templates, self.stop,

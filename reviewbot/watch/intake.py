@@ -15,6 +15,7 @@ import email.utils
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -117,9 +118,11 @@ def family_key(title: str) -> str:
 class Intaker:
     """Records messages into a store."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.settings = settings
+        self.clock = clock
         self.bot_address = settings.bot.address.lower()
 
     def seen(self, msgid: str) -> bool:
@@ -204,7 +207,7 @@ class Intaker:
                series_id: int | None = None, counter: int | None = None,
                title: str = "", commit: str | None = None) -> Intake:
         """Insert the message row (inside the caller's transaction)."""
-        now = time.time()
+        now = self.clock()
         cur = self.store.execute(
             "INSERT INTO messages(msgid, source, kind, status, reason, subject, title, "
             "author_name, author_email, date, in_reply_to, thread_root, series_id, counter, "
@@ -253,7 +256,7 @@ class Intaker:
             "INSERT OR IGNORE INTO series(key, thread_root, version, expected, title, family, "
             "author_name, author_email, source, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
             "?, ?)", (key, heads.thread_root, version, expected, title, family_key(title),
-                      heads.author[0], heads.author[1].lower(), source, time.time()))
+                      heads.author[0], heads.author[1].lower(), source, self.clock()))
         row = self.store.one("SELECT id FROM series WHERE key = ?", (key,))
         assert row is not None
         series_id = int(row["id"])
@@ -265,7 +268,7 @@ class Intaker:
     def _reply(self, msg: EmailMessage, raw: bytes, heads: Heads, source: str) -> Intake:
         result = self.record(heads.msgid, source, "reply", "seen", None, heads, raw)
         text = unquoted_text(decode_text_parts(msg))
-        now = time.time()
+        now = self.clock()
         for match in _FP_RE.finditer(text):
             rule_id = match.group(1).upper()
             if get_rule(rule_id) is not None:
