@@ -155,7 +155,9 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
 def counts(db: Path, outdir: Path) -> str:
     conn = sqlite3.connect(db)
     try:
-        get = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        def get(sql: str) -> int:
+            return int(conn.execute(sql).fetchone()[0])
+
         return (f"{get('SELECT COUNT(*) FROM messages')} messages, "
                 f"{get('SELECT COUNT(*) FROM series')} series, "
                 f"{get('SELECT COUNT(*) FROM reviews')} reviews, "

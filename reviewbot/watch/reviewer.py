@@ -50,6 +50,16 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Known:
+    """Fingerprints known before this review: in the previous version, reported as false
+    positives, mailed already (to an earlier copy of the same version, e.g. a RESEND)."""
+
+    previous: set[str]
+    false_positives: set[str]
+    mailed_before: set[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Previous:
     """The earlier version a series is compared with."""
 
@@ -163,7 +173,8 @@ class Reviewer:
         try:
             with self.store.tx():
                 outcome = self.record(series_id, todo, by_id, previous,
-                                      all_findings=[f for r in reviews for f in r.findings])
+                                      all_findings=[f for r in reviews for f in r.findings],
+                                      version=int(series["version"]))
                 self.set_status(series_id, "reviewed", None, previous)
         except (ValueError, LookupError, TypeError, UnicodeError) as exc:
             log.exception("series %s: recording the review failed", series_id)
@@ -189,13 +200,14 @@ class Reviewer:
              series_id))
 
     def previous(self, s: sqlite3.Row) -> Previous | None:
-        """The newest reviewed earlier version by the same author (same title or patches)."""
+        """The newest reviewed earlier version (or a RESEND of this one) by the same author,
+        with the same title or patch titles."""
         titles = [r["title"] for r in self.store.rows(
             "SELECT title FROM messages WHERE series_id = ? AND kind = 'patch'", (s["id"],))]
         marks = ",".join("?" * len(titles)) or "''"
         row = self.store.one(
             f"SELECT id, version FROM series WHERE id != ? AND author_email = ? AND "  # noqa: S608
-            f"version < ? AND status = 'reviewed' AND (family = ? OR id IN (SELECT series_id "
+            f"version <= ? AND status = 'reviewed' AND (family = ? OR id IN (SELECT series_id "
             f"FROM messages WHERE kind = 'patch' AND title IN ({marks}))) "
             f"ORDER BY version DESC, reviewed_at DESC LIMIT 1",
             (s["id"], s["author_email"], s["version"], s["family"], *titles))
@@ -208,13 +220,19 @@ class Reviewer:
 
     def record(self, series_id: int, todo: Sequence[PatchMail], reviews: dict[str | None, Review],
                previous: Previous | None, all_findings: Sequence[ReportedFinding],
-               commit_ref: str | None = None) -> Outcome:
+               commit_ref: str | None = None, version: int = 1) -> Outcome:
         """Write reviews, findings, replies and checks for ``todo`` (inside a transaction)."""
         outcome = Outcome(series_id, "reviewed", patches=len(todo))
         current = {f.fingerprint for f in all_findings}
-        prev_fps = {str(f["fingerprint"]) for f in previous.findings} if previous else set()
+        resend = previous is not None and previous.version >= version
+        prev_fps: set[str] = set()
+        mailed_before: set[str] = set()
+        if previous is not None and resend:
+            mailed_before = {str(f["fingerprint"]) for f in previous.findings if f["mailed"]}
+        elif previous is not None:
+            prev_fps = {str(f["fingerprint"]) for f in previous.findings}
         fixed_by_patch: dict[str, list[FixedFinding]] = {}
-        if previous is not None:
+        if previous is not None and not resend:
             self.store.execute("UPDATE findings SET fixed_in_series_id = NULL "
                                "WHERE fixed_in_series_id = ?", (series_id,))
             for f in previous.findings:
@@ -228,7 +246,8 @@ class Reviewer:
                         fixed_by_patch.setdefault(target, []).append(FixedFinding(
                             str(f["rule"]), str(f["file"]),
                             str(f["function"]) if f["function"] else None))
-        false_fps = self._false_positive_fingerprints(series_id, previous)
+        known = Known(prev_fps, self._false_positive_fingerprints(series_id, previous),
+                      mailed_before)
         learnt = {r["address"] for r in self.store.rows("SELECT address FROM opt_outs")}
         for mail in todo:
             key = mail.message_id or ""
@@ -237,8 +256,8 @@ class Reviewer:
                 continue
             decision = decide(self.settings.policy, mail.author, mail.to, mail.cc,
                               mail.list_ids, self.settings.bot.address, learnt)
-            self._record_patch(outcome, series_id, key, mail, review, decision, prev_fps,
-                               false_fps, fixed_by_patch.get(key, []), previous, commit_ref)
+            self._record_patch(outcome, series_id, key, mail, review, decision, known,
+                               fixed_by_patch.get(key, []), previous, commit_ref)
         return outcome
 
     @staticmethod
@@ -274,26 +293,26 @@ class Reviewer:
                 continue
         return bodies
 
-    def _status(self, f: ReportedFinding, decision: Decision, prev_fps: set[str],
-                false_fps: set[str], replies: list[str]) -> str:
-        if f.fingerprint in false_fps:
+    def _status(self, f: ReportedFinding, decision: Decision, known: Known,
+                replies: list[str]) -> str:
+        if f.fingerprint in known.false_positives:
             return "false-positive"
-        if already_raised(f.rule, f.snippet, replies):
+        if f.fingerprint in known.mailed_before or already_raised(f.rule, f.snippet, replies):
             return "already-raised"
         if f.severity < decision.policy.min_severity or (
                 f.confidence < decision.policy.min_confidence):
             return "below-threshold"
         if path_opted_out(f.file, self.settings.policy):
             return "opted-out"
-        return "still-present" if f.fingerprint in prev_fps else "new"
+        return "still-present" if f.fingerprint in known.previous else "new"
 
     def _record_patch(self, outcome: Outcome, series_id: int, key: str, mail: PatchMail,
-                      review: Review, decision: Decision, prev_fps: set[str],
-                      false_fps: set[str], fixed: list[FixedFinding],
+                      review: Review, decision: Decision, known: Known,
+                      fixed: list[FixedFinding],
                       previous: Previous | None, commit_ref: str | None) -> None:
         now = self.clock()
         replies = self._replies_to(mail.message_id)
-        statuses = [self._status(f, decision, prev_fps, false_fps, replies)
+        statuses = [self._status(f, decision, known, replies)
                     for f in review.findings]
         mailable = [f for f, s in zip(review.findings, statuses, strict=True)
                     if s in ("new", "still-present")]
@@ -335,7 +354,8 @@ class Reviewer:
                 patch=mail,
                 message_id=reply_message_id(key, self.settings.bot),
                 to=decision.to, cc=decision.cc,
-                findings=[self._mail_finding(f, f.fingerprint in prev_fps) for f in mailable],
+                findings=[self._mail_finding(f, f.fingerprint in known.previous)
+                          for f in mailable],
                 fixed=fixed_shown, previous_version=previous.version if previous else None,
                 in_reply_to=mail.message_id if commit_ref is None else mail.in_reply_to,
                 references=mail.references, commit_ref=commit_ref,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,9 +131,8 @@ class Sender:
                 self._down = True  # do not hammer a server that is down: next cycle
                 break
 
-    def _deliver(self, entry: object, stats: FlushStats) -> bool:
+    def _deliver(self, row: sqlite3.Row, stats: FlushStats) -> bool:
         assert self.transport is not None
-        row = dict(entry)  # type: ignore[call-overload]
         now = self.clock()
         with self.store.tx():
             self.store.execute("UPDATE outbox SET status = 'sending', sent_at = ?, "
@@ -182,9 +182,8 @@ class Sender:
                 return False
         return True
 
-    def _refresh(self, entry: object) -> bool:
+    def _refresh(self, row: sqlite3.Row) -> bool:
         """Drop findings raised by humans since the reply was queued; False if none remain."""
-        row = dict(entry)  # type: ignore[call-overload]
         key = draft_patch_key(row["draft"])
         new = self.store.one(
             "SELECT 1 FROM messages WHERE kind = 'reply' AND in_reply_to = ? AND seen_at > ?",

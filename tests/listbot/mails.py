@@ -132,9 +132,11 @@ index 4444444..5555555 100644
 
 
 def series(tag: str, version: int = 1, fixed: bool = False, fs: str = "foofs",
-           author: tuple[str, str] = ALICE, cover: bool = True) -> list[bytes]:
+           author: tuple[str, str] = ALICE, cover: bool = True, prefix: str = "PATCH"
+           ) -> list[bytes]:
     """A cover letter (optional) and three patches, threaded under the cover."""
     vtag = f" v{version}" if version > 1 else ""
+    vtag = prefix[len("PATCH"):] + vtag
     root = msgid(tag, version, 0) if cover else msgid(tag, version, 1)
     out = []
     if cover:

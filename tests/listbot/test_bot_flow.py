@@ -236,3 +236,17 @@ def test_interrupted_delivery_is_uncertain_until_seen_in_the_archive(
     assert _sent(again) == []  # not sent a second time
     again.take(row["raw"], "t")  # the reply shows up on the list
     assert _statuses(again) == ["sent"]
+
+
+def test_a_resend_is_not_answered_with_the_same_findings_again(bot: Bot) -> None:
+    for raw in mails.series("rs"):
+        bot.take(raw, "t")
+    bot.process()
+    assert len(_sent(bot)) == 1
+    for raw in mails.series("rs-resend", prefix="PATCH RESEND"):
+        bot.take(raw, "t")
+    bot.process()
+    assert len(_sent(bot)) == 1
+    rows = bot.store.rows("SELECT s.title, f.status FROM findings f JOIN series s ON "
+                          "s.id = f.series_id ORDER BY f.id")
+    assert [r["status"] for r in rows] == ["new", "already-raised"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.listbot import mails
-from tests.listbot.conftest import db_rows, run_cli, write_config
+from tests.listbot.conftest import Run, db_rows, run_cli, write_config
 from tests.listbot.harness import free_port
 
 
@@ -94,7 +94,7 @@ def fake() -> Iterator[FakeInbox]:
     server.stop()
 
 
-def _watch(url: str, db: Path, cfg: Path, out: Path):  # type: ignore[no-untyped-def]
+def _watch(url: str, db: Path, cfg: Path, out: Path) -> Run:
     return run_cli("watch", "lore", "--url", url, "--once", "--db", str(db), "--config",
                    str(cfg), "--outbox-dir", str(out))
 

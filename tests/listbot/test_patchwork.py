@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.listbot import mails
-from tests.listbot.conftest import db_rows, run_cli, write_config
+from tests.listbot.conftest import Run, db_rows, run_cli, write_config
 from tests.listbot.harness import PublicInbox
 
 TOKEN = "pw-secret-token-123"
@@ -124,7 +124,7 @@ def _setup(tmp_path: Path, inbox: PublicInbox, pw: FakePatchwork, tag: str
 
 
 def _watch(inbox: PublicInbox, db: Path, cfg: Path, pw: FakePatchwork, tmp_path: Path
-           ):  # type: ignore[no-untyped-def]
+           ) -> Run:
     return run_cli("watch", "lore", "--url", inbox.url, "--once", "--db", str(db),
                    "--config", str(cfg), "--outbox-dir", str(tmp_path / "out"),
                    "--patchwork", pw.url)

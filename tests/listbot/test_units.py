@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from heuristics.model import Confidence, Severity
 from reviewbot import botconfig
@@ -161,10 +162,11 @@ def test_every_bot_key_is_documented_in_default_toml() -> None:
 
     text = resources.files("reviewbot_config").joinpath("default.toml").read_text()
     data = tomllib.loads(text)
-    sections = {"bot": botconfig.BotIdentity, "lore": botconfig.LoreSettings,
-                "scope": botconfig.ScopeSettings, "mail": botconfig.MailSettings,
-                "smtp": botconfig.SmtpSettings, "patchwork": botconfig.PatchworkSettings,
-                "storage": botconfig.StorageSettings}
+    sections: dict[str, type[BaseModel]] = {
+        "bot": botconfig.BotIdentity, "lore": botconfig.LoreSettings,
+        "scope": botconfig.ScopeSettings, "mail": botconfig.MailSettings,
+        "smtp": botconfig.SmtpSettings, "patchwork": botconfig.PatchworkSettings,
+        "storage": botconfig.StorageSettings}
     for name, model in sections.items():
         assert set(data[name]) == set(model.model_fields), name
     assert set(data["policy"]) == set(PolicySettings.model_fields)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.listbot import mails
-from tests.listbot.conftest import Watcher, db_rows, parse, run_cli, write_config
+from tests.listbot.conftest import Run, Watcher, db_rows, parse, run_cli, write_config
 from tests.listbot.harness import PublicInbox, SmtpSink
 
 
-def watch(pi: PublicInbox, db: Path, cfg: Path, *extra: str):  # type: ignore[no-untyped-def]
+def watch(pi: PublicInbox, db: Path, cfg: Path, *extra: str) -> Run:
     return run_cli("watch", "lore", "--url", pi.url, "--once", "--db", str(db),
                    "--config", str(cfg), *extra)
 
