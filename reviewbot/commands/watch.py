@@ -10,8 +10,9 @@ from pathlib import Path
 from reviewbot.commands.botopts import add_bot_options, open_bot, setup_logging
 from reviewbot.commands.common import options_from, settings_from
 from reviewbot.watch.bot import Bot
+from reviewbot.watch.errors import SourceError
 from reviewbot.watch.gitref import GitRefSource, RefError
-from reviewbot.watch.lore import SourceError, build_query, lore_sources
+from reviewbot.watch.lore import build_query, lore_sources
 from reviewbot.watch.pigit import InboxError, PublicInboxGitSource
 from reviewbot.watch.signals import Stopper
 

@@ -135,7 +135,7 @@ class Bot:
         except DiffError as exc:
             return self._commit_problem(key, commit, source, cursor, "commit", "skipped",
                                         f"no reviewable diff ({exc})")
-        except Exception as exc:
+        except Exception as exc:  # one bad commit never stops the branch
             log.exception("commit %s failed", commit.hexsha)
             return self._commit_problem(key, commit, source, cursor, "malformed", "failed",
                                         f"review failed: {type(exc).__name__}")

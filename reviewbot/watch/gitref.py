@@ -15,6 +15,7 @@ from pathlib import Path
 import git
 
 from reviewbot.watch.bot import Bot
+from reviewbot.watch.errors import SourceError
 
 log = logging.getLogger(__name__)
 _REF_RE = re.compile(r"^[A-Za-z0-9._/@{}~^+-]{1,200}$")
@@ -87,8 +88,12 @@ class GitRefSource:
                 base = bases
             if base == tip.hexsha:
                 return result
-            for commit in repo.iter_commits(f"{base}..{tip.hexsha}", reverse=True,
-                                            no_merges=True):
+            try:
+                commits = list(repo.iter_commits(f"{base}..{tip.hexsha}", reverse=True,
+                                                 no_merges=True))
+            except git.GitCommandError as exc:
+                raise SourceError(f"{self.key}: git rev-list failed ({exc.status})") from exc
+            for commit in commits:
                 if bot.stop.requested():
                     result.complete = False
                     return result

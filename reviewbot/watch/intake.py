@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ def raw_msgid(raw: bytes) -> str | None:
     head = raw[: end if end >= 0 else 65536][:65536]
     try:
         return get_clean_msgid(parse_message(head + b"\n\n"))
-    except Exception:
+    except Exception:  # a hostile header block just has no id
         return None
 
 
@@ -162,7 +163,7 @@ class Intaker:
                 problem = "message has no headers"
             elif msgid is None:
                 problem = "no Message-ID header"
-        except Exception as exc:
+        except Exception as exc:  # unreadable mail is recorded, never fatal
             problem = f"unparseable message: {type(exc).__name__}"
         if problem is not None or msgid is None:
             key = synthetic_msgid(raw)
@@ -171,11 +172,14 @@ class Intaker:
         if msgid != head_id and (dup := self._duplicate(msgid)) is not None:
             return dup
         try:
-            return self._classify(msg, raw, msgid, source)
-        except (DiffError, ValueError, LookupError, UnicodeError, AttributeError,
-                TypeError, IndexError) as exc:
-            return self.record(msgid, source, "malformed", "failed",
-                               f"{type(exc).__name__}: {exc}"[:300])
+            with self.store.tx():  # a savepoint: a failure leaves nothing half-recorded
+                return self._classify(msg, raw, msgid, source)
+        except sqlite3.Error:
+            raise
+        except Exception as exc:  # hostile mail is recorded as failed, never fatal
+            reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, DiffError | ValueError) \
+                else f"cannot read the mail ({type(exc).__name__})"
+            return self.record(msgid, source, "malformed", "failed", reason[:300])
 
     def _classify(self, msg: EmailMessage, raw: bytes, msgid: str, source: str) -> Intake:
         heads = heads_of(msg, msgid)

@@ -26,13 +26,10 @@ from reviewbot import __version__
 from reviewbot.config import Settings
 from reviewbot.policy import list_forms
 from reviewbot.watch.bot import Bot
+from reviewbot.watch.errors import SourceError
 
 log = logging.getLogger(__name__)
 NodeFactory = Callable[[str], LoreNode]
-
-
-class SourceError(Exception):
-    """A source could not be read this cycle (nothing was lost)."""
 
 
 def _term(prefix: str, value: str) -> str:

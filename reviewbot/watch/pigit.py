@@ -22,6 +22,7 @@ import git
 
 from reviewbot.config import Settings
 from reviewbot.watch.bot import Bot
+from reviewbot.watch.errors import SourceError
 
 log = logging.getLogger(__name__)
 _EPOCH_RE = re.compile(r"^(\d+)\.git$")
@@ -73,7 +74,11 @@ class PublicInboxGitSource:
             if bot.stop.requested():
                 result.complete = False
                 break
-            self._epoch(bot, number, path, result)
+            try:
+                self._epoch(bot, number, path, result)
+            except (git.GitError, ValueError, OSError) as exc:
+                # e.g. a mirror being fetched into right now: try again next cycle
+                raise SourceError(f"{path}: {type(exc).__name__}: {exc}") from exc
         return result
 
     def _epoch(self, bot: Bot, number: int, path: Path, result: GitPollResult) -> None:

@@ -138,7 +138,7 @@ class Reviewer:
         for row in rows:
             try:
                 mail = load_mail(row["raw"], row["source"])
-            except Exception as exc:
+            except Exception as exc:  # one bad patch must not stop the series
                 mail = None
                 log.warning("%s: cannot parse again: %s", row["msgid"], exc)
             if isinstance(mail, PatchMail):
@@ -159,13 +159,15 @@ class Reviewer:
         if series["cover_msgid"]:
             crow = self.store.one("SELECT raw, source FROM messages WHERE msgid = ?",
                                   (series["cover_msgid"],))
-            if crow is not None:
-                loaded = load_mail(crow["raw"], crow["source"])
-                cover = loaded if isinstance(loaded, CoverMail) else None
+            try:
+                loaded = load_mail(crow["raw"], crow["source"]) if crow is not None else None
+            except Exception:  # the cover letter is metadata: review without it
+                loaded = None
+            cover = loaded if isinstance(loaded, CoverMail) else None
         whole = Series(series["version"], series["expected"], mails, cover, series["family"])
         try:
             reviews = review_series(whole, self.options)
-        except Exception as exc:
+        except Exception as exc:  # recorded as a failed series, never fatal
             log.exception("series %s failed", series_id)
             return self._close(series_id, "failed", f"review failed: {type(exc).__name__}")
         by_id = {r.message_id: r for r in reviews}
@@ -176,7 +178,9 @@ class Reviewer:
                                       all_findings=[f for r in reviews for f in r.findings],
                                       version=int(series["version"]))
                 self.set_status(series_id, "reviewed", None, previous)
-        except (ValueError, LookupError, TypeError, UnicodeError) as exc:
+        except sqlite3.Error:
+            raise
+        except Exception as exc:  # a series that cannot be recorded fails alone
             log.exception("series %s: recording the review failed", series_id)
             return self._close(series_id, "failed", f"{type(exc).__name__}: {exc}"[:300])
         return outcome

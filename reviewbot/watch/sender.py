@@ -195,7 +195,7 @@ class Sender:
             return True
         try:
             patch = mail_from_message(parse_message(patch_row["raw"]), patch_row["source"])
-        except Exception:
+        except Exception:  # keep the reply as it was rendered
             return True
         if not isinstance(patch, PatchMail):
             return True

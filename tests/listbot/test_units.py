@@ -247,3 +247,20 @@ def test_intake_moves_the_cursor_with_the_message(intaker: Intaker) -> None:
     raw = mails.series("i2")[1]
     intaker.take(raw, "src", cursor=("src", "abc"))
     assert intaker.store.cursor("src") == "abc"
+
+
+def test_a_failing_step_leaves_nothing_half_recorded(intaker: Intaker,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in the middle of classifying rolls back its savepoint only."""
+    raw = mails.series("i3")[1]
+
+    def explode(*_args: object) -> None:
+        intaker.store.execute("INSERT INTO opt_outs(address, created_at) VALUES ('x', 0)")
+        raise RecursionError("nested too deep")
+
+    monkeypatch.setattr(intaker, "_classify", explode)
+    got = intaker.take(raw, "t", cursor=("t", "1"))
+    assert (got.kind, got.status) == ("malformed", "failed")
+    assert got.reason == "cannot read the mail (RecursionError)"
+    assert intaker.store.rows("SELECT * FROM opt_outs") == []
+    assert intaker.store.cursor("t") == "1"
