@@ -150,7 +150,9 @@ class ImageContext:
             return set()
         kinds = set(self.patch.callbacks.get(fn.name, set()))
         for cb in self.tables.reclaim.callbacks:
-            if any(fn.name.endswith(sfx) for sfx in cb.name_suffixes):
+            if any(fn.name.endswith(sfx) for sfx in cb.name_suffixes) or (
+                    self.in_paths(self.paths.filesystems)
+                    and any(fn.name.startswith(p) for p in cb.name_prefixes)):
                 if cb.kind == "release_folio" and fn.name.endswith("_release_page") \
                         and fn.params and not any("gfp_t" in t for t, _ in fn.params) \
                         and len(fn.params) >= 2:
@@ -191,8 +193,15 @@ class ImageContext:
                     value = node.child_by_field_name("right")
                     op = node.child_by_field_name("operator")
                     if op is None or node_text(op) != "=":
-                        if target is not None and target.type == "identifier":
-                            values[node_text(target)] = GfpValue.unknown()
+                        if target is not None and target.type == "identifier" \
+                                and value is not None:
+                            name = node_text(target)
+                            old = values.get(name, GfpValue.unknown())
+                            rhs = gfp.evaluate(value)
+                            operator = node_text(op) if op is not None else ""
+                            values[name] = (old.or_(rhs) if operator == "|=" else
+                                            old.and_(rhs) if operator == "&=" else
+                                            GfpValue.unknown())
                         continue
                 if target is None or value is None or target.type != "identifier":
                     continue

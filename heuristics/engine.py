@@ -90,6 +90,21 @@ def _net_new(post: list[tuple[Finding, bool]], pre: Sequence[Finding]
     return new, old
 
 
+def _one_per_place(findings: list[Finding]) -> list[Finding]:
+    """Keep one finding per (file, line, category): the most severe, then the most sure.
+
+    Two rules of one family on one line (a NOFS drop that is also a GFP_KERNEL
+    allocation under a transaction) are one review comment, not two.
+    """
+    best: dict[tuple[str, int, str], Finding] = {}
+    for f in findings:
+        key = (f.file, f.line, f.category.value)
+        cur = best.get(key)
+        if cur is None or (f.severity, f.confidence) > (cur.severity, cur.confidence):
+            best[key] = f
+    return list(best.values())
+
+
 def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None = None
             ) -> Analysis:
     """Analyse one patch (or a scanned file set) with the selected rules."""
@@ -150,6 +165,7 @@ def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None =
             if key not in seen:
                 seen.add(key)
                 result.findings.append(finding)
+    result.findings = _one_per_place(result.findings)
     result.findings.sort(key=lambda f: (f.file, f.line, f.rule))
     result.preexisting.sort(key=lambda f: (f.file, f.line, f.rule))
     return result

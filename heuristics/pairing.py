@@ -201,7 +201,7 @@ class _Walker:
         line = self.line(call)
         if not matches:
             saved = frozenset(s.cookie for s in self.report.saves)
-            if saved and arg not in saved:
+            if arg not in saved:
                 self.report.foreign.append(ForeignRestore(name, arg, line, saved))
             return state
         # Prefer a scope of the matching kind (correlated conditional saves).
@@ -287,9 +287,12 @@ class _Walker:
         if cond:
             self.path_conds = saved | {cond}
         try:
-            if node is None:
-                return state
-            return self.walk(node, state)
+            result = state if node is None else self.walk(node, state)
+            if result is not None:
+                # Scopes opened under a condition this branch contradicts do not exist here.
+                result = tuple(s for s in result if not any(
+                    _negate(c) in self.path_conds for c in s.conds))
+            return result
         finally:
             self.path_conds = saved
 

@@ -53,7 +53,8 @@ def blocking_entry(ctx: ImageContext, fn: CFunction, call: Call) -> BlockingCall
         return entry
     if cond.index >= len(call.args):
         return None
-    values = _possible_values(fn, call.args[cond.index])
+    args = call.args if cond.index < 0 else (call.args[cond.index],)
+    values = [v for arg in args for v in _possible_values(fn, arg)]
     for value in values:
         if value in cond.values or any(word in value for word in cond.contains):
             return entry

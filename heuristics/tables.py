@@ -208,6 +208,15 @@ class ReclaimLock(BaseModel):
     needs_scope_since: str | None = None
 
 
+class HeldLock(BaseModel):
+    """An ordinary lock pair, paired by the first argument."""
+
+    model_config = _STRICT
+
+    acquire: list[str]
+    release: list[str]
+
+
 class Callback(BaseModel):
     """A callback that reclaim (or an atomic context) may invoke."""
 
@@ -216,12 +225,17 @@ class Callback(BaseModel):
     kind: str
     fields: list[str]
     name_suffixes: list[str] = Field(default_factory=list)
+    # Helpers named after the callback they serve ("evict_refill_and_join").
+    name_prefixes: list[str] = Field(default_factory=list)
     atomic: str | None = None
     reclaim: bool = True
 
 
 class ArgCondition(BaseModel):
-    """Blocking only when an argument matches (e.g. write_inode_now(inode, 1))."""
+    """Blocking only when an argument matches (e.g. write_inode_now(inode, 1)).
+
+    index -1 means any argument.
+    """
 
     model_config = _STRICT
 
@@ -237,7 +251,7 @@ class BlockingCall(BaseModel):
 
     kind: Literal[
         "sync-io", "writeback-wait", "wait", "sleep", "lock", "commit-wait",
-        "rpc", "cluster-lock", "rcu-wait", "iput", "alloc",
+        "rpc", "cluster-lock", "rcu-wait", "iput", "alloc", "dlm",
     ]
     names: list[str] = Field(default_factory=list)
     prefixes: list[str] = Field(default_factory=list)
@@ -327,6 +341,7 @@ class ApiTables(BaseModel):
     vmalloc: VmallocTables
     transactions: list[Transaction]
     locks: list[ReclaimLock]
+    held_locks: list[HeldLock] = Field(default_factory=list)
     reclaim: ReclaimTables
     paths: PathClasses
     attribute_macros: list[str]
@@ -355,6 +370,16 @@ class ApiTables(BaseModel):
             if txn.paths and PathClasses.matches(path, txn.paths):
                 return txn
         return None
+
+    @cached_property
+    def held_acquire(self) -> dict[str, int]:
+        """acquire call of an ordinary lock -> index of its pair."""
+        return {n: i for i, h in enumerate(self.held_locks) for n in h.acquire}
+
+    @cached_property
+    def held_release(self) -> dict[str, int]:
+        """release call of an ordinary lock -> index of its pair."""
+        return {n: i for i, h in enumerate(self.held_locks) for n in h.release}
 
     @cached_property
     def lock_acquire(self) -> dict[str, list[ReclaimLock]]:

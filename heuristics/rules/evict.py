@@ -16,7 +16,7 @@ from heuristics.registry import Hit, rule
 
 _EVICT = frozenset({"evict_inode", "destroy_inode"})
 _WAIT_KINDS = frozenset({"sync-io", "writeback-wait", "wait", "commit-wait", "rpc", "rcu-wait",
-                         "sleep"})
+                         "sleep", "dlm"})
 
 
 def _punts_in_reclaim(f: Facts) -> bool:
@@ -189,13 +189,30 @@ def sync_io_in_reclaim_callback(ctx: ImageContext) -> Iterator[Hit]:
         for call, wait_kind, bounded in _waits(ctx, fn):
             if _punts_in_reclaim(facts_for(ctx, fn, call)):
                 continue
+            what = ("may need DLM communication (and so memory)" if wait_kind == "dlm"
+                    else "waits for IO or a commit")
             yield Hit(
                 line=call.line, function=fn.name, key=f"wait:{kind}:{call.name}",
                 confidence=Confidence.LOW if bounded else None,
-                message=(f"{call.name}() waits for IO or a commit in {fn.display_name}(), which "
+                message=(f"{call.name}() {what} in {fn.display_name}(), which "
                          f"is {_CALLBACK_WORDS[kind]} and is called by reclaim; if that IO "
                          "needs memory, reclaim stalls behind itself. Can it be avoided or "
                          "moved to a worker?"),
+            )
+        if kind not in _EVICT:
+            continue
+        for call in fn.calls:
+            entry = blocking_entry(ctx, fn, call)
+            if entry is None or entry.kind != "lock" or call.name in ctx.tables.txn_begin:
+                continue
+            if _punts_in_reclaim(facts_for(ctx, fn, call)):
+                continue
+            yield Hit(
+                line=call.line, function=fn.name, key=f"lock:{kind}:{call.name}",
+                confidence=Confidence.LOW,
+                message=(f"{call.name}() in {fn.display_name}() ({_CALLBACK_WORDS[kind]}) can "
+                         "sleep on a lock that a task blocked in reclaim may hold (or that is "
+                         "held across IO reclaim waits for); is it needed during eviction?"),
             )
 
 
@@ -714,9 +731,11 @@ def final_iput_in_unsafe_context(ctx: ImageContext) -> Iterator[Hit]:
             continue
         cb = sorted(ctx.callback_kinds(fn) & unsafe)
         for call in iputs:
-            held = [r for r in ctx.regions_at(fn, call.line) if r.kind in ("txn", "lock")]
+            held = [r for r in ctx.regions_at(fn, call.line) if r.kind in ("txn", "lock", "held")]
             if held:
-                where = f"with {held[-1].label} held ({held[-1].open_call}() at line " \
+                what = (held[-1].label if held[-1].kind != "held"
+                        else f"the lock {held[-1].label}")
+                where = f"with {what} held ({held[-1].open_call}() at line " \
                         f"{held[-1].open_line})"
             elif cb:
                 where = f"from {_CALLBACK_WORDS[cb[0]]}"

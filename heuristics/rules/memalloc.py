@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from heuristics.context import ImageContext
-from heuristics.cparse import CFunction, node_text
+from heuristics.context import ChangeContext, ImageContext
+from heuristics.cparse import Call, CFunction, node_text
 from heuristics.model import Category, Confidence, KernelVersion, Severity
 from heuristics.pairing import PairingReport, pair_scopes
 from heuristics.registry import Hit, rule
 
-_THREAD_HINTS = ("thread", "worker", "kthread", "_fn", "daemon", "_main")
+_THREAD_HINTS = ("thread", "worker", "kthread", "kjournald", "daemon", "_main", "_loop")
 
 
 def _pairing(ctx: ImageContext, fn: CFunction) -> PairingReport:
@@ -239,11 +239,13 @@ def restore_wrong_cookie(ctx: ImageContext) -> Iterator[Hit]:
     for fn in ctx.functions:
         if not _has_scope_calls(ctx, fn):
             continue
+        cookies = set().union(*(
+            {s.cookie for s in _pairing(ctx, frag).saves} for frag in ctx.fragments(fn)))
         for bad in _pairing(ctx, fn).foreign:
             params = {n for _, n in fn.params}
-            if bad.arg in params:
+            if bad.arg in params or not cookies or bad.arg in cookies:
                 continue
-            saved = ", ".join(sorted(bad.saved_cookies))
+            saved = ", ".join(sorted(cookies))
             yield Hit(
                 line=bad.line, function=fn.name, key=f"foreign:{bad.restore_name}:{bad.arg}",
                 message=(f"{bad.restore_name}({bad.arg}) in {fn.display_name}() restores a "
@@ -840,3 +842,120 @@ def cookie_arithmetic(ctx: ImageContext) -> Iterator[Hit]:
                           message=(f"{' '.join(node_text(node).split())} in {fn.display_name}() "
                                    "looks inside a saved cookie; its meaning inverted in v6.9 "
                                    "(old state vs newly set bits), treat it as opaque"))
+
+
+def _restore_like(ctx: ChangeContext, call: Call) -> str | None:
+    """A call that ends a scope: memalloc_*_restore, or device noio switched off."""
+    if call.name in ctx.tables.scope.restore_kind:
+        return call.name
+    if call.name in ctx.tables.scope.device_noio and len(call.args) == 2 \
+            and call.arg_texts[1] in ("false", "0"):
+        return call.name
+    return None
+
+
+def _save_like(ctx: ChangeContext, call: Call) -> bool:
+    if call.name in ctx.tables.scope.save_kind:
+        return True
+    return call.name in ctx.tables.scope.device_noio and len(call.args) == 2 \
+        and call.arg_texts[1] in ("true", "1")
+
+
+def _exit_after(image: ImageContext, line: int) -> Node | None:
+    """The return/goto statement a path reaches at ``line`` (the next statement)."""
+    fn = image.unit.function_at(line)
+    if fn is None or fn.body is None:
+        return None
+    for node in image.unit.iter_nodes(fn.body, frozenset({"return_statement",
+                                                          "goto_statement"})):
+        start = image.unit.first_real_line(node)
+        if start is not None and start >= line:
+            return node if start - line <= 2 else None
+    return None
+
+
+@rule(id="MEMALLOC-011", name="restore-dropped-from-exit-path",
+      category=Category.MEMALLOC_UNPAIRED, severity=Severity.ERROR,
+      confidence=Confidence.MEDIUM, kind="change", modes=("hunk", "tree"))
+def restore_dropped_from_exit_path(ctx: ChangeContext) -> Iterator[Hit]:
+    """A restore removed from a path that then leaves the function.
+
+    ## What it does
+    Flags a change that deletes memalloc_*_restore() (or
+    pm_runtime_set_memalloc_noio(dev, false)) right before a ``return`` or
+    ``goto`` while the save stays, so that exit path now leaks the scope. This
+    catches the bug even when the save is outside the hunk.
+
+    ## Why is this bad?
+    Error paths are where restores go missing: the task returns with
+    PF_MEMALLOC_NOFS/NOIO still set and every later allocation is silently
+    constrained. "bcachefs: Fix missing memalloc_nofs_restore()" and "block: Set
+    memalloc_noio to false on device_add_disk() error path" fixed exactly this.
+
+    ## Example
+    ```diff
+    --- a/fs/foo/btree.c
+    +++ b/fs/foo/btree.c
+    @@ -210,7 +210,6 @@ static int foo_btree_split(struct foo_btree *b)
+     	n = foo_node_alloc(b);
+     	if (!n) {
+    -		memalloc_nofs_restore(flags);
+     		return -ENOMEM;
+     	}
+     	foo_node_split(b, n);
+    ```
+
+    ## Use instead
+    ```diff
+    --- a/fs/foo/btree.c
+    +++ b/fs/foo/btree.c
+    @@ -210,7 +210,7 @@ static int foo_btree_split(struct foo_btree *b)
+     	n = foo_node_alloc(b);
+     	if (!n) {
+    -		memalloc_nofs_restore(flags);
+    +		memalloc_nofs_restore(flags);	/* before every return */
+     		return -ENOMEM;
+     	}
+     	foo_node_split(b, n);
+    ```
+
+    ## Known problems
+    When the patch also removes the save, or reroutes the path through a label
+    (``goto out``), nothing is reported; whole-function pairing (MEMALLOC-001)
+    judges those.
+
+    ## References
+    - "bcachefs: Fix missing memalloc_nofs_restore()"
+    - "[PATCH] block: Set memalloc_noio to false on device_add_disk() error path" (2023-12-11)
+    """
+    if ctx.pre is None:
+        return
+    removed_saves = any(_save_like(ctx, c) for b in ctx.blocks
+                        for c in ctx.calls_on(ctx.pre, b.removed))
+    if removed_saves:
+        return
+    for block in ctx.blocks:
+        added = list(ctx.calls_on(ctx.post, block.added))
+        if any(_restore_like(ctx, c) for c in added):
+            continue
+        if any(ln.text.strip().startswith("goto ") for ln in block.added):
+            continue
+        for call in ctx.calls_on(ctx.pre, block.removed):
+            name = _restore_like(ctx, call)
+            if name is None:
+                continue
+            exit_node = _exit_after(ctx.post, block.anchor)
+            if exit_node is None:
+                continue
+            line = ctx.post.unit.first_real_line(exit_node) or block.anchor
+            fn = ctx.post.unit.function_at(line)
+            what = " ".join(node_text(exit_node).split())
+            yield Hit(
+                line=line, function=fn.name if fn is not None else None,
+                key=f"restore-dropped:{name}:{call.arg_texts[0] if call.args else ''}:{what}",
+                message=(f"{call.text} was removed from this path, which then does '{what}' "
+                         f"in {fn.display_name if fn is not None else 'this function'}(): the "
+                         "scope stays open after the function returns. Keep the restore on "
+                         "every exit"),
+                suggestion=f"{call.text} before '{what}'",
+            )

@@ -17,6 +17,13 @@ _NOFS_REASON_WORDS = (
     "deadlock", "reclaim", "recurs", "lockdep", "nofs", "gfp_nofs", "fs_reclaim",
     "transaction", "journal", "shrinker", "writeback",
 )
+# A commit message that talks about the allocation context: the change is
+# deliberate and argued, so a drop of NOFS without visible context is a question.
+_DELIBERATE_WORDS = (
+    "gfp_kernel", "gfp_nofs", "nofs", "gfp", "scope", "ioctl", "syscall", "mount", "sysfs",
+    "debugfs", "module init", "no locks", "not called under", "not under", "outside of a transaction",
+    "outside a transaction", "no transaction", "not in a transaction", "not holding",
+)
 _WRITEBACK_NAME_PARTS = ("writepage", "end_io", "endio", "end_bio", "bio_end", "submit_bio",
                          "readpage", "read_folio", "readahead", "write_end", "ioend")
 
@@ -94,6 +101,7 @@ def nofs_just_in_case(ctx: ImageContext) -> Iterator[Hit]:
         return
     if ctx.patch.message_mentions(*_NOFS_REASON_WORDS):
         return
+    scope_api = ctx.tables.scope.by_kind["nofs"].since_version or ctx.version
     for fn in ctx.functions:
         if _writeback_function(fn) or ctx.callback_kinds(fn):
             continue
@@ -101,7 +109,22 @@ def nofs_just_in_case(ctx: ImageContext) -> Iterator[Hit]:
             gfp = alloc.gfp
             if gfp is None or not gfp.is_nofs or "GFP_NOFS" not in gfp.names:
                 continue
-            if ctx.regions_at(fn, alloc.call.line):
+            regions = ctx.regions_at(fn, alloc.call.line)
+            locks = [r for r in regions if r.kind == "lock" and r.needs_nofs]
+            if locks and not any(r.makes_nofs for r in regions) and ctx.version >= scope_api:
+                lock = locks[-1]
+                yield Hit(
+                    line=alloc.call.line, function=fn.name,
+                    key=f"nofs-under-lock:{alloc.call.name}:{lock.label}",
+                    message=(f"GFP_NOFS for {alloc.call.name}() in {fn.display_name}() because "
+                             f"{lock.label} is held ({lock.open_call}() at line "
+                             f"{lock.open_line})? Mark that section once with "
+                             "memalloc_nofs_save() where the lock is taken, so every "
+                             "allocation under it is covered, and use GFP_KERNEL here"),
+                    suggestion="memalloc_nofs_save() right after taking the lock",
+                )
+                continue
+            if regions:
                 continue
             yield Hit(
                 line=alloc.call.line,
@@ -304,9 +327,9 @@ def nofs_dropped_without_scope(ctx: ChangeContext) -> Iterator[Hit]:
                 continue
             severity, confidence = Severity.ADVICE, Confidence.LOW
             why = f"; {txn.fs} transactions imply NOFS, so this is fine if one is always held"
-        elif ctx.patch.message_mentions("ioctl", "mount", "sysfs", "no locks", "not called under",
-                                        "outside of a transaction", "outside a transaction",
-                                        "no transaction", "debugfs", "module init"):
+        elif ctx.patch.message_mentions(*_DELIBERATE_WORDS):
+            # The patch is about the allocation context and its author argues it is
+            # safe; without a visible transaction or lock there is only a question.
             severity, confidence = Severity.ADVICE, Confidence.LOW
         name = fn.display_name
         yield Hit(

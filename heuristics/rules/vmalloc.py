@@ -294,8 +294,9 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
 
     ## What it does
     Flags a change that removes an open-coded kmalloc()/vmalloc() fallback and
-    adds a kvmalloc-family call whose mask is not GFP_KERNEL, on targets before
-    v5.17 (advice when the target is v5.17 or later, naming the affected trees).
+    adds a kvmalloc-family call whose mask may not be GFP_KERNEL (the caller's
+    flags), on targets before v5.17 (advice from v5.17, naming the affected
+    trees). Explicit GFP_NOFS/GFP_NOIO masks are VMALLOC-001's.
 
     ## Why is this bad?
     On v4.18-v5.16 kvmalloc() with such flags is kmalloc-only: the vmalloc
@@ -307,15 +308,15 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
     ```diff kernel=5.4
     --- a/fs/foo/table.c
     +++ b/fs/foo/table.c
-    @@ -40,10 +40,7 @@ static void *foo_table_alloc(size_t size)
+    @@ -40,10 +40,7 @@ static void *foo_table_alloc(size_t size, gfp_t flags)
      {
      	void *p;
      
-    -	p = kmalloc(size, GFP_NOFS | __GFP_NOWARN);
+    -	p = kmalloc(size, flags | __GFP_NOWARN);
     -	if (!p)
-    -		p = __vmalloc(size, GFP_NOFS, PAGE_KERNEL);
+    -		p = __vmalloc(size, flags, PAGE_KERNEL);
     -	return p;
-    +	p = kvmalloc(size, GFP_NOFS);
+    +	p = kvmalloc(size, flags);
     +	return p;
      }
     ```
@@ -324,14 +325,14 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
     ```diff kernel=5.4
     --- a/fs/foo/table.c
     +++ b/fs/foo/table.c
-    @@ -40,10 +40,10 @@ static void *foo_table_alloc(size_t size)
+    @@ -40,10 +40,10 @@ static void *foo_table_alloc(size_t size, gfp_t flags)
      {
      	void *p;
     +	unsigned int nofs = memalloc_nofs_save();
      
-    -	p = kmalloc(size, GFP_NOFS | __GFP_NOWARN);
+    -	p = kmalloc(size, flags | __GFP_NOWARN);
     -	if (!p)
-    -		p = __vmalloc(size, GFP_NOFS, PAGE_KERNEL);
+    -		p = __vmalloc(size, flags, PAGE_KERNEL);
     -	return p;
     +	p = kvmalloc(size, GFP_KERNEL);
     +	memalloc_nofs_restore(nofs);
@@ -365,6 +366,8 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
             got = ctx.post.alloc_gfp(fn, call)
             if got is None or got[1].is_kernel:
                 continue
+            if got[1].lacks("FS") or got[1].lacks("IO"):
+                continue  # VMALLOC-001 says it for NOFS/NOIO masks
             old = ctx.patch.version < fixed
             yield Hit(
                 line=call.line, function=fn.name, key=f"kv-conversion:{call.name}",
