@@ -48,10 +48,14 @@ class PatchContext:
     def learn(self, unit: CUnit) -> None:
         """Collect scope helpers and callback assignments from one parsed image."""
         scope = self.tables.scope
-        for assign in unit.ops_assignments:
-            cb = self.tables.reclaim.callback_by_field.get(assign.field)
-            if cb is not None:
-                self.callbacks.setdefault(assign.value, set()).add(cb.kind)
+        source = unit.source
+        if any(f.encode() in source for f in self.tables.reclaim.callback_by_field):
+            for assign in unit.ops_assignments:
+                cb = self.tables.reclaim.callback_by_field.get(assign.field)
+                if cb is not None:
+                    self.callbacks.setdefault(assign.value, set()).add(cb.kind)
+        if b"memalloc_" not in source:
+            return
         for fn in unit.functions:
             if fn.name is None:
                 continue
@@ -144,14 +148,36 @@ class ImageContext:
         """Regions covering ``line`` in ``fn``."""
         return active(self.regions(fn), line)
 
+    @cached_property
+    def calls_by_line(self) -> dict[int, list[Call]]:
+        """Every call in every function, by the line it starts on."""
+        out: dict[int, list[Call]] = {}
+        for fn in self.unit.functions:
+            for call in fn.calls:
+                out.setdefault(call.line, []).append(call)
+        return out
+
+    @cached_property
+    def in_filesystem(self) -> bool:
+        """Whether this file is filesystem code."""
+        return self.in_paths(self.paths.filesystems)
+
     def callback_kinds(self, fn: CFunction) -> set[str]:
         """Reclaim/atomic callback kinds ``fn`` serves (ops tables, shrinkers, name)."""
         if not fn.name:
             return set()
+        cache: dict[str, set[str]] = self.__dict__.setdefault("_callback_cache", {})
+        key = f"{fn.name}:{len(fn.params)}:{any('gfp_t' in t for t, _ in fn.params)}"
+        if key not in cache:
+            cache[key] = self._callback_kinds(fn)
+        return cache[key]
+
+    def _callback_kinds(self, fn: CFunction) -> set[str]:
+        assert fn.name is not None
         kinds = set(self.patch.callbacks.get(fn.name, set()))
         for cb in self.tables.reclaim.callbacks:
             if any(fn.name.endswith(sfx) for sfx in cb.name_suffixes) or (
-                    self.in_paths(self.paths.filesystems)
+                    self.in_filesystem
                     and any(fn.name.startswith(p) for p in cb.name_prefixes)):
                 if cb.kind == "release_folio" and fn.name.endswith("_release_page") \
                         and fn.params and not any("gfp_t" in t for t, _ in fn.params) \
@@ -183,8 +209,7 @@ class ImageContext:
         for frag in self.fragments(fn):
             if frag.body is None:
                 continue
-            for node in self.unit.iter_nodes(frag.body, frozenset({"init_declarator",
-                                                                    "assignment_expression"})):
+            for node in self.unit.assignments_in(frag.body):
                 if node.type == "init_declarator":
                     target = node.child_by_field_name("declarator")
                     value = node.child_by_field_name("value")
@@ -302,13 +327,11 @@ class ChangeContext:
         return out
 
     def calls_on(self, image: ImageContext | None, lines: Sequence[HunkLine]) -> Iterator[Call]:
-        """Calls that start on the given lines of one image."""
+        """Calls that start on the given lines of one image, in source order."""
         if image is None:
             return
-        wanted = {ln.old_no if image.image == "pre" else ln.new_no for ln in lines}
-        for fn in image.functions:
-            if fn.end_line < min(wanted, default=0) or fn.start_line > max(wanted, default=0):
-                continue
-            for call in fn.calls:
-                if call.line in wanted:
-                    yield call
+        index = image.calls_by_line
+        for ln in lines:
+            number = ln.old_no if image.image == "pre" else ln.new_no
+            if number is not None:
+                yield from index.get(number, ())

@@ -147,12 +147,9 @@ class _Walker:
         """Apply the saves/restores inside one simple statement, in order."""
         if state is None:
             return None
-        calls = [c for c in self.fn.unit.iter_nodes(node, frozenset({"call_expression"}))]
-        for call in calls:
-            fn = call.child_by_field_name("function")
-            if fn is None or fn.type != "identifier":
-                continue
-            name = node_text(fn)
+        for made in self.fn.unit.calls_in(node):
+            call = made.node
+            name = made.name
             if name in self.scopes.save_kind:
                 state = self._on_save(call, name, state)
             elif name in self.scopes.restore_kind:

@@ -349,6 +349,33 @@ class ApiTables(BaseModel):
     releases: list[Release]
     mainline: str
 
+    @cached_property
+    def relevant_identifiers(self) -> frozenset[str]:
+        """Every identifier the rules react to (a line without one cannot matter)."""
+        names: set[str] = set(self.gfp.masks) | set(self.gfp.alloc_calls)
+        names |= set(self.gfp.implicit_kernel_alloc) | set(self.gfp.mask_functions)
+        for kind in self.scope.kinds:
+            names |= set(kind.save) | set(kind.restore)
+        names |= set(self.scope.pf_flags) | {h.name for h in self.scope.helpers}
+        names |= set(self.scope.device_noio) | set(self.scope.guard_classes)
+        names |= {c.name for c in self.vmalloc.calls}
+        names |= {c.name + "_noprof" for c in self.vmalloc.calls}
+        for txn in self.transactions:
+            names |= set(txn.begin) | set(txn.end)
+        for lock in self.locks:
+            names |= set(lock.acquire) | set(lock.release)
+        for held in self.held_locks:
+            names |= set(held.acquire) | set(held.release)
+        for cb in self.reclaim.callbacks:
+            names |= set(cb.fields)
+        for entry in self.reclaim.blocking:
+            names |= set(entry.names)
+        names |= set(self.reclaim.gate_calls) | set(self.reclaim.gate_flags)
+        names |= set(self.reclaim.gate_fields) | set(self.reclaim.deferral)
+        names |= {"mapping_set_gfp_mask", "inode_nohighmem", "iput", "igrab", "guard",
+                  "scoped_guard", "current"}
+        return frozenset(names)
+
     @property
     def mainline_version(self) -> KernelVersion:
         """The release whose behaviour applies when the target is unknown."""

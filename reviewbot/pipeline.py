@@ -55,10 +55,10 @@ class Options:
 
 def report_finding(finding: Finding, **extra: object) -> ReportedFinding:
     """Attach the docs link (and any attribution) to a finding."""
-    data = finding.model_dump()
+    data = dict(finding.__dict__)
     data.update(extra)
     data.setdefault("docs_url", DOCS_URL.format(rule=finding.rule))
-    return ReportedFinding.model_validate(data)
+    return ReportedFinding.model_construct(**data)  # fields already validated
 
 
 def apply_policy(findings: Iterable[Finding], settings: Settings) -> list[Finding]:

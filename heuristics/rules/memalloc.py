@@ -622,7 +622,7 @@ def direct_pf_flags(ctx: ImageContext) -> Iterator[Hit]:
     if ctx.in_paths(ctx.paths.core_mm):
         return
     for fn in ctx.functions:
-        if fn.body is None:
+        if fn.body is None or b"flags" not in (fn.body.text or b""):
             continue
         for node in ctx.unit.iter_nodes(fn.body, frozenset({"assignment_expression"})):
             left = node.child_by_field_name("left")
@@ -722,6 +722,9 @@ def noreclaim_misuse(ctx: ImageContext) -> Iterator[Hit]:
     in_scope = ctx.path.startswith(("fs/", "drivers/"))
     for fn in ctx.functions:
         for call in fn.calls:
+            if b"PF_MEMALLOC" not in (call.node.text or b"") and \
+                    call.name not in ctx.tables.scope.save_kind:
+                continue
             text = call.text
             for flag, removed_in in ctx.tables.scope.removed_flags.items():
                 if flag not in _tokens(text):

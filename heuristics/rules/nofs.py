@@ -621,7 +621,7 @@ def scope_wraps_single_call(ctx: ImageContext) -> Iterator[Hit]:
     """
     nofs_fixed = KernelVersion.parse(ctx.tables.vmalloc.nofs_supported_since)
     for fn in ctx.functions:
-        if fn.body is None:
+        if fn.body is None or not any(c.name in ctx.tables.scope.save_kind for c in fn.calls):
             continue
         for block in ctx.unit.iter_nodes(fn.body, frozenset({"compound_statement"})):
             stmts = [c for c in block.named_children if c.type != "comment"]
