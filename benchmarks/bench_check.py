@@ -33,8 +33,9 @@ LOCKS = [("mutex_lock(&{o}->lock);", "mutex_unlock(&{o}->lock);"),
          ("down_write(&{o}->sem);", "up_write(&{o}->sem);"),
          ("trans = btrfs_start_transaction(root, 1);", "btrfs_end_transaction(trans);"),
          ("nofs = memalloc_nofs_save();", "memalloc_nofs_restore(nofs);")]
-CALLS = ["foo_update_{n}({o});", "err = foo_check_{n}({o}, {v});", "list_add(&{v}->list, &{o}->head);",
-         "foo_stats_inc({o}, {n});", "wake_up(&{o}->wait);", "trace_foo_{n}({o});"]
+CALLS = ["foo_update_{n}({o});", "err = foo_check_{n}({o}, {v});",
+         "list_add(&{v}->list, &{o}->head);", "foo_stats_inc({o}, {n});",
+         "wake_up(&{o}->wait);", "trace_foo_{n}({o});"]
 
 
 def function(rng: random.Random, index: int) -> list[str]:

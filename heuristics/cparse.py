@@ -357,7 +357,7 @@ def _wrap_segment(seg: Segment, index: int, builder: _Builder, blank: _Blanker) 
     entry: int | None = None
     signature_tail = continuation = False
     for i, (lex, text) in enumerate(zip(lexes, texts, strict=True)):
-        if not lex.code or in_comment and i == 0:
+        if not lex.code or (in_comment and i == 0):
             continue
         stripped = text.rstrip()
         if stripped in ("}", "};") or (stripped.startswith("}") and not text[0].isspace()):
@@ -468,7 +468,7 @@ class CFunction:
         lines = unit.real_lines(node)
         self.start_line = lines[0] if lines else 0
         self.end_line = lines[-1] if lines else 0
-        self.complete = not synthetic and unit.complete or (
+        self.complete = (not synthetic and unit.complete) or (
             not synthetic and unit.spans_real(node))
 
     def __repr__(self) -> str:

@@ -21,7 +21,6 @@ from heuristics.model import Finding, fingerprint
 from heuristics.registry import Hit, Rule, all_rules
 from heuristics.tables import ApiTables
 
-
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -82,7 +81,7 @@ def _finding(rule: Rule, ctx: ImageContext, hit: Hit) -> Finding:
 def _run(rule: Rule, arg: object, errors: list[str], where: str) -> list[Hit]:
     try:
         return list(rule.func(arg))
-    except Exception as exc:  # noqa: BLE001 - one rule must never stop the others
+    except Exception as exc:
         errors.append(f"{rule.id} failed on {where}: {type(exc).__name__}: {exc}")
         return []
 

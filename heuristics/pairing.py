@@ -16,7 +16,7 @@ kernel code writes "save only if X ... restore only if X".
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
