@@ -82,6 +82,16 @@ class PatchContext:
         return any(w.lower() in text for w in words)
 
 
+def _is_static(fn: CFunction) -> bool:
+    """Whether a function definition is declared static."""
+    for child in fn.node.children:
+        if child.type == "storage_class_specifier" and node_text(child) == "static":
+            return True
+        if child.type in ("function_declarator", "pointer_declarator", "compound_statement"):
+            break
+    return False
+
+
 def _escapes(call: Node) -> bool:
     """Whether a save's cookie leaves the function (returned or stored in an object)."""
     parent = call.parent
@@ -145,8 +155,76 @@ class ImageContext:
         return self._regions[key]
 
     def regions_at(self, fn: CFunction, line: int) -> list[Region]:
-        """Regions covering ``line`` in ``fn``."""
-        return active(self.regions(fn), line)
+        """Regions covering ``line`` in ``fn``, including those every caller holds."""
+        return self.inherited_regions(fn) + active(self.regions(fn), line)
+
+    # -- the call graph inside this file ------------------------------------
+
+    @cached_property
+    def callers(self) -> dict[str, list[tuple[CFunction, Call]]]:
+        """Function name -> (caller, call site) for calls between functions of this file."""
+        defined = {fn.name for fn in self.unit.functions if fn.name}
+        out: dict[str, list[tuple[CFunction, Call]]] = {}
+        for fn in self.unit.functions:
+            for call in fn.calls:
+                if call.name in defined and call.name != fn.name:
+                    out.setdefault(call.name, []).append((fn, call))
+        return out
+
+    def inherited_regions(self, fn: CFunction, depth: int = 0) -> list[Region]:
+        """Regions held at every call site of a static helper (the caller's transaction).
+
+        Only for static functions whose whole definition is visible, so that no
+        caller elsewhere can call it without the region.
+        """
+        if not fn.name or depth > 2 or not fn.complete or not _is_static(fn):
+            return []
+        cache: dict[str, list[Region]] = self.__dict__.setdefault("_inherited", {})
+        if fn.name in cache:
+            return cache[fn.name]
+        cache[fn.name] = []  # cycles inherit nothing
+        sites = self.callers.get(fn.name, [])
+        per_site = [self.inherited_regions(caller, depth + 1) + active(
+            self.regions(caller), call.line) for caller, call in sites]
+        out: list[Region] = []
+        if per_site and all(per_site):
+            first_caller = sites[0][0].display_name
+            for region in per_site[0]:
+                same = all(any(r.kind == region.kind and r.label == region.label
+                               and r.makes_nofs == region.makes_nofs for r in regions)
+                           for regions in per_site[1:])
+                if same:
+                    out.append(Region(region.kind, f"{region.label} (held by "
+                                      f"{first_caller}() around every call)",
+                                      fn.start_line, None, region.makes_nofs,
+                                      region.needs_nofs, region.scope_kind,
+                                      region.open_call, region.fs))
+        cache[fn.name] = out
+        return out
+
+    def reached_from(self, fn: CFunction) -> dict[str, str]:
+        """Callback kind -> the callback function that reaches ``fn`` (up to 3 calls up)."""
+        if not fn.name:
+            return {}
+        cache: dict[str, dict[str, str]] = self.__dict__.setdefault("_reached", {})
+        if fn.name in cache:
+            return cache[fn.name]
+        found: dict[str, str] = {}
+        seen = {fn.name}
+        frontier = [fn.name]
+        for _ in range(3):
+            nxt = []
+            for name in frontier:
+                for caller, _call in self.callers.get(name, []):
+                    if caller.name is None or caller.name in seen:
+                        continue
+                    seen.add(caller.name)
+                    for kind in self._direct_callback_kinds(caller):
+                        found.setdefault(kind, caller.name)
+                    nxt.append(caller.name)
+            frontier = nxt
+        cache[fn.name] = found
+        return found
 
     @cached_property
     def calls_by_line(self) -> dict[int, list[Call]]:
@@ -164,6 +242,17 @@ class ImageContext:
 
     def callback_kinds(self, fn: CFunction) -> set[str]:
         """Reclaim/atomic callback kinds ``fn`` serves (ops tables, shrinkers, name)."""
+        if not fn.name:
+            return set()
+        return self._direct_callback_kinds(fn) | set(self.reached_from(fn))
+
+    def callback_via(self, fn: CFunction, kind: str) -> str | None:
+        """The callback that reaches ``fn`` for ``kind``, or None when ``fn`` is it."""
+        if kind in self._direct_callback_kinds(fn):
+            return None
+        return self.reached_from(fn).get(kind)
+
+    def _direct_callback_kinds(self, fn: CFunction) -> set[str]:
         if not fn.name:
             return set()
         cache: dict[str, set[str]] = self.__dict__.setdefault("_callback_cache", {})

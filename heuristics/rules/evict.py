@@ -31,6 +31,13 @@ def _callback_fns(ctx: ImageContext, kinds: frozenset[str]) -> Iterator[tuple[CF
             yield fn, hit[0]
 
 
+def _role(ctx: ImageContext, fn: CFunction, kind: str) -> str:
+    """"is ->evict_inode" or "is called from foo_evict_inode() (->evict_inode)"."""
+    via = ctx.callback_via(fn, kind)
+    words = _CALLBACK_WORDS.get(kind, kind)
+    return f"is called from {via}() ({words})" if via else f"is {words}"
+
+
 _CALLBACK_WORDS = {
     "evict_inode": "->evict_inode", "destroy_inode": "->destroy_inode",
     "release_folio": "->release_folio", "shrinker_scan": "the shrinker's scan_objects",
@@ -113,7 +120,7 @@ def txn_in_evict(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=call.line, function=fn.name, key=f"txn-evict:{call.name}",
                 severity=severity,
-                message=(f"{fn.display_name}() is {_CALLBACK_WORDS[kind]}, which runs from the "
+                message=(f"{fn.display_name}() {_role(ctx, fn, kind)}, which runs from the "
                          f"inode shrinker in kswapd and direct reclaim; {call.name}() here "
                          f"({where}) can wait for log space or a commit that needs reclaim to "
                          "progress. Defer it (as XFS inodegc or the gfs2 delete workqueue do) "
@@ -195,7 +202,7 @@ def sync_io_in_reclaim_callback(ctx: ImageContext) -> Iterator[Hit]:
                 line=call.line, function=fn.name, key=f"wait:{kind}:{call.name}",
                 confidence=Confidence.LOW if bounded else None,
                 message=(f"{call.name}() {what} in {fn.display_name}(), which "
-                         f"is {_CALLBACK_WORDS[kind]} and is called by reclaim; if that IO "
+                         f"{_role(ctx, fn, kind)} and is called by reclaim; if that IO "
                          "needs memory, reclaim stalls behind itself. Can it be avoided or "
                          "moved to a worker?"),
             )
@@ -210,7 +217,7 @@ def sync_io_in_reclaim_callback(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=call.line, function=fn.name, key=f"lock:{kind}:{call.name}",
                 confidence=Confidence.LOW,
-                message=(f"{call.name}() in {fn.display_name}() ({_CALLBACK_WORDS[kind]}) can "
+                message=(f"{call.name}() in {fn.display_name}() ({_role(ctx, fn, kind)}) can "
                          "sleep on a lock that a task blocked in reclaim may hold (or that is "
                          "held across IO reclaim waits for); is it needed during eviction?"),
             )
@@ -354,7 +361,7 @@ def shrinker_blocking(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=call.line, function=fn.name, key=f"shrinker:{kind}:{call.name}",
                 severity=Severity.ERROR if count else None,
-                message=(f"{what} in {fn.display_name}(), {_CALLBACK_WORDS[kind]}. Shrinkers "
+                message=(f"{what} in {fn.display_name}(), which {_role(ctx, fn, kind)}. Shrinkers "
                          "run inside whatever allocation triggered reclaim; if that caller holds "
                          "this lock or a transaction, this deadlocks. Bail when sc->gfp_mask "
                          "lacks __GFP_FS and use a trylock"),
@@ -544,7 +551,7 @@ def nofail_in_reclaim(ctx: ImageContext) -> Iterator[Hit]:
             if not (nofail or mempool):
                 continue
             if cb:
-                where = f"{fn.display_name}() is {_CALLBACK_WORDS.get(cb[0], cb[0])}"
+                where = f"{fn.display_name}() {_role(ctx, fn, cb[0])}"
             elif _in_noreclaim_scope(ctx, fn, alloc.call.line):
                 where = f"{fn.display_name}() runs it inside memalloc_noreclaim_save()"
             else:
