@@ -114,10 +114,11 @@ def review_from_analysis(patch: PatchMail, analysis: Analysis, options: Options,
     )
 
 
-def review_series(series: Series, options: Options) -> list[Review]:
+def review_series(series: Series, options: Options, tree_version: str | None = None
+                  ) -> list[Review]:
     """Review every patch of one series against its hunks."""
     tables = options.api()
-    version, source = resolve(options.explicit_version(), series.patches, tables)
+    version, source = resolve(options.explicit_version(), series.patches, tables, tree_version)
     rules = options.rules()
     reviews = []
     for patch in series.patches:

@@ -12,14 +12,16 @@ def render(report: Report, min_severity: Severity) -> str:
     out: list[str] = []
     counts = {s: 0 for s in Severity}
     reviewed = 0
+    last_apply_error = None
     for review in report.reviews:
         if review.error:
             continue
         reviewed += 1
         findings = visible(review.findings, min_severity)
-        if review.apply_error:
+        if review.apply_error and review.apply_error != last_apply_error:
             out.append(f"reviewbot: {review.subject or review.source}: series did not apply "
                        f"({review.apply_error}); reviewed hunks only")
+        last_apply_error = review.apply_error
         if not findings:
             continue
         out.append(f"--- {review.subject or review.source}")
