@@ -350,3 +350,57 @@ def test_base_files_are_clean_on_their_own(tmp_path: Path,
     _, out, _ = cli(capsys, "scan", "--format", "json", "--root", str(tree), str(tree / "fs"))
     found = [(f["file"], f["rule"]) for r in json.loads(out)["reviews"] for f in r["findings"]]
     assert found == [("fs/foofs/legacy.c", "NOFS-007")]
+
+
+# -- context that only the whole file shows: helpers of callbacks and callers ------------
+
+HELPER_FILES = {
+    "fs/foofs/evict.c": (
+        "// SPDX-License-Identifier: GPL-2.0\n#include <linux/fs.h>\n\n"
+        "static void foofs_release_blocks(struct inode *inode)\n{\n"
+        "\tfoofs_free_extents(inode);\n}\n\n"
+        + "".join(f"static int foofs_pad{i}(int x)\n{{\n\treturn x + {i};\n}}\n\n"
+                  for i in range(10))
+        + "static void foofs_evict_inode(struct inode *inode)\n{\n"
+          "\ttruncate_inode_pages_final(&inode->i_data);\n"
+          "\tfoofs_release_blocks(inode);\n\tclear_inode(inode);\n}\n"),
+    "fs/foofs/alloc.c": (
+        "// SPDX-License-Identifier: GPL-2.0\n#include <linux/fs.h>\n\n"
+        "static int foofs_grow_table(struct inode *inode)\n{\n"
+        "\tfoofs_mark(inode);\n\treturn 0;\n}\n\n"
+        + "".join(f"static int foofs_pad{i}(int x)\n{{\n\treturn x + {i};\n}}\n\n"
+                  for i in range(10))
+        + "int foofs_resize(struct inode *inode)\n{\n\tint err;\n\n"
+          "\tsb_start_intwrite(inode->i_sb);\n\terr = foofs_grow_table(inode);\n"
+          "\tsb_end_intwrite(inode->i_sb);\n\treturn err;\n}\n"),
+}
+
+
+def test_blocking_work_in_a_helper_of_evict_inode(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    repo = KernelRepo(tmp_path / "linux", files={**BASE_FILES, **HELPER_FILES})
+    mbox = series(repo, tmp_path, [("fs/foofs/evict.c", "\tfoofs_free_extents(inode);\n",
+                                    "\tfilemap_write_and_wait(inode->i_mapping);\n"
+                                    "\tfoofs_free_extents(inode);\n")])
+    _, hunk = as_json(capsys, str(mbox))
+    assert "EVICT-002" not in rules_of(hunk[0])
+    status, tree = as_json(capsys, "--tree", str(repo.path), str(mbox))
+    [found] = [f for f in tree[0]["findings"] if f["rule"] == "EVICT-002"]
+    assert found["function"] == "foofs_release_blocks"
+    assert "is called from foofs_evict_inode() (->evict_inode)" in found["message"]
+    assert status == 1
+
+
+def test_allocation_in_a_helper_every_caller_calls_under_sb_internal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = KernelRepo(tmp_path / "linux", files={**BASE_FILES, **HELPER_FILES})
+    mbox = series(repo, tmp_path, [("fs/foofs/alloc.c", "\tfoofs_mark(inode);\n",
+                                    "\tinode->i_private = kzalloc(64, GFP_KERNEL);\n"
+                                    "\tfoofs_mark(inode);\n")])
+    _, hunk = as_json(capsys, str(mbox))
+    assert "NOFS-007" not in rules_of(hunk[0])
+    status, tree = as_json(capsys, "--tree", str(repo.path), str(mbox))
+    [found] = [f for f in tree[0]["findings"] if f["rule"] == "NOFS-007"]
+    assert found["function"] == "foofs_grow_table"
+    assert "held by foofs_resize() around every call" in found["message"]
+    assert status == 1
