@@ -113,6 +113,7 @@ class _Walker:
         self.loop_stack: list[tuple[list[State], list[State]]] = []  # (breaks, continues)
         self.path_conds: frozenset[str] = frozenset()
         self._reported: set[tuple[str, int, int]] = set()
+        self._escaped_cache: set[str] | None = None
 
     @staticmethod
     def _labels(fn: CFunction) -> set[str]:
@@ -354,6 +355,29 @@ class _Walker:
             out = _merge(out, entry)
         return out
 
+    def _escaped(self) -> set[str]:
+        """Cookies stored into an object or handed to a function other than a restore."""
+        if self._escaped_cache is None:
+            out: set[str] = set()
+            body = self.fn.body
+            if body is not None:
+                for node in self.fn.unit.assignments_in(body):
+                    if node.type != "assignment_expression":
+                        continue
+                    left = node.child_by_field_name("left")
+                    right = node.child_by_field_name("right")
+                    if left is not None and right is not None and right.type == "identifier" \
+                            and left.type in ("field_expression", "pointer_expression",
+                                              "subscript_expression"):
+                        out.add(node_text(right))
+                for call in self.fn.unit.calls_in(body):
+                    if call.name in self.scopes.restore_kind or call.name in \
+                            self.scopes.save_kind:
+                        continue
+                    out.update(node_text(a) for a in call.args if a.type == "identifier")
+            self._escaped_cache = out
+        return self._escaped_cache
+
     def _exit(self, node: Node, state: State, how: str) -> None:
         if state is None:
             return
@@ -361,9 +385,10 @@ class _Walker:
         if node.type == "return_statement" and node.named_children:
             returned = node_text(node.named_children[0]).strip()
         line = self.line(node)
+        escaped = self._escaped()
         for scope in self._live(state):
-            if scope.cookie == returned:
-                continue  # handed to the caller
+            if scope.cookie == returned or scope.cookie in escaped:
+                continue  # handed to the caller or to an object that ends the scope later
             key = (scope.cookie, scope.line, line)
             if key not in self._reported:
                 self._reported.add(key)
@@ -375,8 +400,10 @@ class _Walker:
         end = self.walk(self.fn.body, ())
         if self.fn.complete and end:
             last = self.fn.end_line
+            escaped = self._escaped()
             for scope in self._live(end):
-                self.report.leaks.append(Leak(scope, last, "end"))
+                if scope.cookie not in escaped:
+                    self.report.leaks.append(Leak(scope, last, "end"))
         return self.report
 
 

@@ -54,6 +54,7 @@ class RuleSettings(BaseModel):
 
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
+    scope: list[str] = Field(default_factory=list)
     severity: dict[str, Severity] = Field(default_factory=dict)
     paths: dict[str, list[str]] = Field(default_factory=dict)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from heuristics import PatchInput, analyse, whole_file
 from heuristics.engine import Analysis
-from heuristics.model import Finding, KernelVersion, Severity
+from heuristics.model import Confidence, Finding, KernelVersion, Severity
 from heuristics.registry import Rule, select_rules
 from heuristics.tables import ApiTables, PathClasses
 from reviewbot import __version__
@@ -62,8 +62,9 @@ def report_finding(finding: Finding, **extra: object) -> ReportedFinding:
 
 
 def apply_policy(findings: Iterable[Finding], settings: Settings) -> list[Finding]:
-    """Per-rule severity overrides and path scopes from the configuration."""
+    """Review scope, per-rule path scopes and severity overrides from the configuration."""
     out = []
+    scope = settings.rules.scope
     for finding in findings:
         scopes = settings.rules.paths.get(finding.rule)
         if scopes and not PathClasses.matches(finding.file, scopes):
@@ -71,6 +72,9 @@ def apply_policy(findings: Iterable[Finding], settings: Settings) -> list[Findin
         severity = settings.rules.severity.get(finding.rule)
         if severity is not None:
             finding = finding.model_copy(update={"severity": severity})
+        elif scope and not PathClasses.matches(finding.file, scope):
+            finding = finding.model_copy(update={"severity": Severity.ADVICE,
+                                                 "confidence": Confidence.LOW})
         out.append(finding)
     return out
 

@@ -624,14 +624,15 @@ def direct_pf_flags(ctx: ImageContext) -> Iterator[Hit]:
     for fn in ctx.functions:
         if fn.body is None or b"flags" not in (fn.body.text or b""):
             continue
+        if _restores_whole_word(ctx, fn):
+            continue
         for node in ctx.unit.iter_nodes(fn.body, frozenset({"assignment_expression"})):
             left = node.child_by_field_name("left")
             op = node.child_by_field_name("operator")
             right = node.child_by_field_name("right")
             if left is None or op is None or right is None:
                 continue
-            if " ".join(node_text(left).split()) not in ("current->flags", "tsk->flags",
-                                                         "task->flags", "p->flags"):
+            if " ".join(node_text(left).split()) not in _TASK_FLAGS:
                 continue
             operator = node_text(op)
             flags = [f for f in _PF_RECURSION_FLAGS if f in _tokens(node_text(right))]
@@ -648,6 +649,25 @@ def direct_pf_flags(ctx: ImageContext) -> Iterator[Hit]:
                          "unconditionally also ends a caller's scope"),
                 suggestion="memalloc_nofs_save()/memalloc_nofs_restore()",
             )
+
+
+_TASK_FLAGS = ("current->flags", "tsk->flags", "task->flags", "p->flags")
+
+
+def _restores_whole_word(ctx: ImageContext, fn: CFunction) -> bool:
+    """``old = current->flags; ... current->flags = old;`` (the loop worker pattern)."""
+    assert fn.body is not None
+    for node in ctx.unit.assignments_in(fn.body):
+        if node.type != "assignment_expression":
+            continue
+        left = node.child_by_field_name("left")
+        op = node.child_by_field_name("operator")
+        right = node.child_by_field_name("right")
+        if left is None or op is None or right is None or node_text(op) != "=":
+            continue
+        if " ".join(node_text(left).split()) in _TASK_FLAGS and right.type == "identifier":
+            return True
+    return False
 
 
 def _tokens(text: str) -> set[str]:

@@ -247,3 +247,28 @@ def test_console_script_runs_the_example(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "[MEMALLOC-001 save-without-restore-on-path]" in proc.stdout
     assert "3 patches reviewed, 2 errors, 2 warnings" in proc.stdout
+
+
+def test_outside_the_review_scope_findings_are_advice(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    patch = tmp_path / "drm.patch"
+    patch.write_text("""\
+--- a/drivers/gpu/drm/foo/foo_shrinker.c
++++ b/drivers/gpu/drm/foo/foo_shrinker.c
+@@ -90,6 +90,7 @@ static unsigned long foo_gem_shrink_scan_objects(struct shrinker *s, struct shrink_control *sc)
+ {
+ 	unsigned long freed;
+ 
++	mutex_lock(&foo_gem_lock);
+ 	freed = foo_gem_purge(sc->nr_to_scan);
+ 	mutex_unlock(&foo_gem_lock);
+ 	return freed;
+""")
+    status, out, _ = run(capsys, "check", "--format", "json", "--min-severity", "advice",
+                         str(patch))
+    [finding] = json.loads(out)["reviews"][0]["findings"]
+    assert (finding["rule"], finding["severity"]) == ("EVICT-004", "advice")
+    assert status == 0
+    cfg = tmp_path / "everywhere.toml"
+    cfg.write_text("[rules]\nscope = []\n")
+    assert run(capsys, "check", "--config", str(cfg), str(patch))[0] == 1
