@@ -30,6 +30,14 @@ class OutputSettings(BaseModel):
 
     min_severity: Severity = Severity.WARNING
     fail_on: Severity = Severity.WARNING
+    docs_url: str = "https://reviewbot.invalid/rules/{rule}.html"
+
+    @field_validator("docs_url")
+    @classmethod
+    def _has_rule(cls, value: str) -> str:
+        if "{rule}" not in value:
+            raise ValueError("must contain {rule}")
+        return value
 
 
 class KernelSettings(BaseModel):

@@ -53,11 +53,12 @@ class Options:
         return self.kernel_version or self.settings.kernel.version or None
 
 
-def report_finding(finding: Finding, **extra: object) -> ReportedFinding:
+def report_finding(finding: Finding, docs_url: str = DOCS_URL, **extra: object
+                   ) -> ReportedFinding:
     """Attach the docs link (and any attribution) to a finding."""
     data = dict(finding.__dict__)
     data.update(extra)
-    data.setdefault("docs_url", DOCS_URL.format(rule=finding.rule))
+    data.setdefault("docs_url", docs_url.format(rule=finding.rule))
     return ReportedFinding.model_construct(**data)  # fields already validated
 
 
@@ -99,8 +100,9 @@ def review_from_analysis(patch: PatchMail, analysis: Analysis, options: Options,
                          version: KernelVersion, source: str, series: Series | None) -> Review:
     """Build the Review for one analysed patch."""
     settings = options.settings
-    findings = [report_finding(f) for f in apply_policy(analysis.findings, settings)]
-    pre = [report_finding(f, preexisting=True)
+    docs = settings.output.docs_url
+    findings = [report_finding(f, docs) for f in apply_policy(analysis.findings, settings)]
+    pre = [report_finding(f, docs, preexisting=True)
            for f in apply_policy(analysis.preexisting, settings)]
     return Review(
         source=patch.source,
@@ -189,7 +191,8 @@ def scan_paths(paths: Sequence[str], options: Options, root: Path | None = None)
                            kernel_version=version, scan=True,
                            extra={"kernel_version_source": source})
         analysis = analyse(patch, tables, rules)
-        findings = [report_finding(f) for f in apply_policy(analysis.findings, options.settings)]
+        findings = [report_finding(f, options.settings.output.docs_url)
+                    for f in apply_policy(analysis.findings, options.settings)]
         report.reviews.append(Review(
             source=str(path), subject=name, mode="scan", kernel_version=str(version),
             kernel_version_source=source, findings=findings,

@@ -107,7 +107,8 @@ def review_steps(steps: Sequence[Step], end_files: tuple[FileChange, ...] | None
         review.findings = [f.model_copy(update={"introduced_by": step.label})
                            for f in review.findings]
         review.fixed_later_in_series = [
-            report_finding(f, fixed_later_in_series=True, introduced_by=step.label)
+            report_finding(f, options.settings.output.docs_url, fixed_later_in_series=True,
+                           introduced_by=step.label)
             for f in apply_policy(fixed, options.settings)]
         review.notes.extend(notes)
         reviews.append(review)
