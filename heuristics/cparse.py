@@ -488,7 +488,12 @@ class CFunction:
     @property
     def display_name(self) -> str:
         """The name for messages."""
-        return self.name or "<unknown function>"
+        return self.name or "this function"
+
+    @property
+    def ref(self) -> str:
+        """``foo()`` for messages, or "this function" when the name is not visible."""
+        return f"{self.name}()" if self.name else "this function"
 
 
 class CUnit:

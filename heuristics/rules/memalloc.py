@@ -112,7 +112,7 @@ def save_without_restore_on_path(ctx: ImageContext) -> Iterator[Hit]:
                 line=line, function=fn.name,
                 key=f"leak:{scope.cookie}:{scope.kind}:{leak.how}:"
                     f"{' '.join(ctx.text(leak.line).split())}",
-                message=(f"this path {where} from {fn.display_name}() with {flag} still set "
+                message=(f"this path {where} from {fn.ref} with {flag} still set "
                          f"by {scope.save_name}() at line {scope.line}; every later allocation "
                          f"by this task silently becomes {scope.kind.upper()}. Restore "
                          f"{scope.cookie} before returning or use the common exit label"),
@@ -180,7 +180,7 @@ def restore_kind_mismatch(ctx: ImageContext) -> Iterator[Hit]:
                 key=f"kind:{bad.scope.cookie}:{bad.scope.kind}:{bad.restore_name}",
                 message=(f"{bad.scope.cookie} came from {bad.scope.save_name}() (line "
                          f"{bad.scope.line}) but goes to {bad.restore_name}() in "
-                         f"{fn.display_name}(); on this kernel that {effect}. Use "
+                         f"{fn.ref}; on this kernel that {effect}. Use "
                          f"memalloc_{bad.scope.kind}_restore()"),
                 suggestion=f"memalloc_{bad.scope.kind}_restore({bad.scope.cookie})",
             )
@@ -248,7 +248,7 @@ def restore_wrong_cookie(ctx: ImageContext) -> Iterator[Hit]:
             saved = ", ".join(sorted(cookies))
             yield Hit(
                 line=bad.line, function=fn.name, key=f"foreign:{bad.restore_name}:{bad.arg}",
-                message=(f"{bad.restore_name}({bad.arg}) in {fn.display_name}() restores a "
+                message=(f"{bad.restore_name}({bad.arg}) in {fn.ref} restores a "
                          f"value no save produced here (the cookie is in {saved}), so the "
                          "caller's scope isn't put back as it was"),
                 suggestion=f"{bad.restore_name}({saved.split(', ')[0]})",
@@ -260,7 +260,7 @@ def restore_wrong_cookie(ctx: ImageContext) -> Iterator[Hit]:
             if arg.type in ("binary_expression", "conditional_expression", "call_expression"):
                 yield Hit(
                     line=call.line, function=fn.name, key=f"expr:{call.name}:{call.arg_texts[0]}",
-                    message=(f"{call.name}({call.arg_texts[0]}) in {fn.display_name}() restores a "
+                    message=(f"{call.name}({call.arg_texts[0]}) in {fn.ref} restores a "
                              "computed value; pass exactly the cookie the paired save returned"),
                 )
 
@@ -323,14 +323,14 @@ def restore_literal(ctx: ImageContext) -> Iterator[Hit]:
                                                      and text.startswith("PF_")):
                 continue
             if new_era:
-                message = (f"{call.name}({text}) in {fn.display_name}() is a no-op only since "
+                message = (f"{call.name}({text}) in {fn.ref} is a no-op only since "
                            f"3f6d5e6a468d (v{change}); stable trees without it clear the flag "
                            "even inside a caller's scope. Pass the saved cookie")
                 severity = Severity.WARNING
             else:
-                message = (f"{call.name}({text}) in {fn.display_name}() clears the scope flag on "
-                           f"this kernel (before v{change}), even inside a caller's scope. Pass "
-                           "the cookie the paired save returned")
+                message = (f"{call.name}({text}) in {fn.ref} clears the scope flag on "
+                           f"v{ctx.version} (before v{change}), even inside a caller's scope. "
+                           "Pass the cookie the paired save returned")
                 severity = Severity.ERROR
             yield Hit(line=call.line, function=fn.name, key=f"literal:{call.name}:{text}",
                       message=message, severity=severity)
@@ -392,7 +392,7 @@ def nested_out_of_order(ctx: ImageContext) -> Iterator[Hit]:
                 key=f"order:{bad.outer.cookie}:{bad.inner.cookie}",
                 message=(f"{bad.outer.cookie} (opened at line {bad.outer.line}) is restored "
                          f"while {bad.inner.cookie} (line {bad.inner.line}) is still open in "
-                         f"{fn.display_name}(); scopes unwind LIFO, so the rest of the inner "
+                         f"{fn.ref}; scopes unwind LIFO, so the rest of the inner "
                          "section runs unprotected"),
                 suggestion=f"restore {bad.inner.cookie} first",
             )
@@ -463,7 +463,7 @@ def discarded_save(ctx: ImageContext) -> Iterator[Hit]:
                 line=call.line, function=fn.name, key=f"discarded:{call.name}",
                 severity=Severity.ADVICE if thread else None,
                 confidence=Confidence.MEDIUM if thread else None,
-                message=(f"keep the value {call.name}() returns in {fn.display_name}() and "
+                message=(f"keep the value {call.name}() returns in {fn.ref} and "
                          "restore it; if the scope is meant to last for the thread's lifetime, "
                          "say so in a comment"),
             )
@@ -561,7 +561,7 @@ def cross_function_carrier(ctx: ImageContext) -> Iterator[Hit]:
                 message=(f"{call.name}({obj}) only runs when {cond_text}, but {frees[0].name}"
                          f"({obj}) at line {frees[0].line} frees it on every path; on the other "
                          f"path the scope {obj} carries is never restored in "
-                         f"{fn.display_name}()"),
+                         f"{fn.ref}"),
             )
 
 
@@ -644,7 +644,7 @@ def direct_pf_flags(ctx: ImageContext) -> Iterator[Hit]:
             verb = "sets" if operator == "|=" else "clears"
             yield Hit(
                 line=line, function=fn.name, key=f"pf:{operator}:{flags[0]}",
-                message=(f"{fn.display_name}() {verb} {flags[0]} by hand; please use "
+                message=(f"{fn.ref} {verb} {flags[0]} by hand; please use "
                          "memalloc_nofs_save()/restore() (or the noio pair): clearing the bit "
                          "unconditionally also ends a caller's scope"),
                 suggestion="memalloc_nofs_save()/memalloc_nofs_restore()",
@@ -762,14 +762,14 @@ def noreclaim_misuse(ctx: ImageContext) -> Iterator[Hit]:
                                                   "GFP_NOWAIT at the call site")
                 yield Hit(line=call.line, function=fn.name, key=f"noreclaim-flag:{flag}",
                           severity=sev, confidence=Confidence.HIGH,
-                          message=f"{msg} ({fn.display_name}())")
+                          message=f"{msg} ({fn.ref})")
             kind = ctx.tables.scope.save_kind.get(call.name)
             is_noreclaim = kind == "noreclaim" or (kind == "flags" and "PF_MEMALLOC" in _tokens(
                 text))
             if in_scope and is_noreclaim:
                 yield Hit(
                     line=call.line, function=fn.name, key=f"noreclaim:{call.name}",
-                    message=(f"{call.name}() in {fn.display_name}() is not a stronger NOFS: it "
+                    message=(f"{call.name}() in {fn.ref} is not a stronger NOFS: it "
                              "disables reclaim and hands this task the memory reserves. Use "
                              "memalloc_nofs_save() (or noio) to prevent recursion"),
                     suggestion="memalloc_nofs_save()/memalloc_nofs_restore()",
@@ -838,7 +838,7 @@ def cookie_arithmetic(ctx: ImageContext) -> Iterator[Hit]:
                     yield Hit(line=call.line, function=fn.name,
                               key=f"cookie-or:{node_text(left)}",
                               message=(f"{node_text(left)} {node_text(op)} {call.name}() in "
-                                       f"{fn.display_name}() merges cookies; their meaning "
+                                       f"{fn.ref} merges cookies; their meaning "
                                        "changed in v6.9, keep one variable per scope"))
                 elif left is not None:
                     cookies.add(node_text(left))
@@ -862,7 +862,7 @@ def cookie_arithmetic(ctx: ImageContext) -> Iterator[Hit]:
                     continue
                 yield Hit(line=line, function=fn.name,
                           key=f"cookie-test:{' '.join(node_text(node).split())}",
-                          message=(f"{' '.join(node_text(node).split())} in {fn.display_name}() "
+                          message=(f"{' '.join(node_text(node).split())} in {fn.ref} "
                                    "looks inside a saved cookie; its meaning inverted in v6.9 "
                                    "(old state vs newly set bits), treat it as opaque"))
 
@@ -977,7 +977,7 @@ def restore_dropped_from_exit_path(ctx: ChangeContext) -> Iterator[Hit]:
                 line=line, function=fn.name if fn is not None else None,
                 key=f"restore-dropped:{name}:{call.arg_texts[0] if call.args else ''}:{what}",
                 message=(f"{call.text} was removed from this path, which then does '{what}' "
-                         f"in {fn.display_name if fn is not None else 'this function'}(): the "
+                         f"in {fn.ref if fn is not None else 'this function'}: the "
                          "scope stays open after the function returns. Keep the restore on "
                          "every exit"),
                 suggestion=f"{call.text} before '{what}'",

@@ -97,17 +97,19 @@ def vmalloc_nofs_unsupported(ctx: ImageContext) -> Iterator[Hit]:
             name = alloc.call.name
             if ctx.version < fixed:
                 if vcall.family == "kvmalloc" and ctx.version >= kmalloc_only:
-                    detail = (f"kvmalloc() with {mask} never falls back to vmalloc on this "
-                              f"kernel (v{kmalloc_only}-v5.16), so large requests just fail")
+                    detail = (f"kvmalloc() with {mask} never falls back to vmalloc on "
+                              f"v{ctx.version} (v{kmalloc_only}-v5.16), so large requests just "
+                              "fail")
                 elif vcall.family == "kvmalloc" and ctx.version >= warn_since:
-                    detail = f"kvmalloc() WARNs for {mask} on this kernel (v{warn_since}-v4.17)"
+                    detail = (f"kvmalloc() WARNs for {mask} on v{ctx.version} "
+                              f"(v{warn_since}-v4.17)")
                 else:
-                    detail = (f"{name}() ignores {mask} on this kernel: page tables are "
+                    detail = (f"{name}() ignores {mask} on v{ctx.version}: page tables are "
                               "allocated with GFP_KERNEL")
                 yield Hit(
                     line=alloc.call.line, function=fn.name, key=f"vmalloc-nofs:{name}",
                     message=(f"{detail} (fixed in v{fixed} by 451769ebb7e7). In "
-                             f"{fn.display_name}() use GFP_KERNEL inside memalloc_nofs_save()/"
+                             f"{fn.ref} use GFP_KERNEL inside memalloc_nofs_save()/"
                              "restore(), with a comment"),
                     suggestion="memalloc_nofs_save(); __vmalloc(size, GFP_KERNEL); "
                                "memalloc_nofs_restore()",
@@ -202,7 +204,7 @@ def implicit_kernel_vmalloc_in_nofs(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=call.line, function=fn.name, key=f"implicit-vmalloc:{call.name}",
                 message=(f"{call.name}() always allocates with GFP_KERNEL; with {ctx_text} in "
-                         f"{fn.display_name}(), reclaim can recurse into the filesystem. Wrap "
+                         f"{fn.ref}, reclaim can recurse into the filesystem. Wrap "
                          "it in memalloc_nofs_save()/restore()"),
                 suggestion="memalloc_nofs_save() around the section",
             )
@@ -274,14 +276,14 @@ def kvmalloc_nonblocking(ctx: ImageContext) -> Iterator[Hit]:
                     line=alloc.call.line, function=fn.name, key=f"kv-nofail:{name}",
                     severity=Severity.WARNING,
                     message=(f"{name}() does not support __GFP_NOFAIL before v{nofail_since} "
-                             f"(9376130c390a); in {fn.display_name}() use kmalloc with NOFAIL "
+                             f"(9376130c390a); in {fn.ref} use kmalloc with NOFAIL "
                              "for small sizes or handle failure"),
                 )
             elif gfp.nonblocking and vcall.family == "kvmalloc" and ctx.version < nonblock_since:
                 yield Hit(
                     line=alloc.call.line, function=fn.name, key=f"kv-nonblock:{name}",
                     message=(f"{name}() with {gfp.describe()} never uses vmalloc before "
-                             f"v{nonblock_since} (c6307674ed82): in {fn.display_name}() this is "
+                             f"v{nonblock_since} (c6307674ed82): in {fn.ref} this is "
                              "kmalloc and large sizes fail"),
                 )
 
@@ -374,7 +376,7 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
                 severity=None if old else Severity.ADVICE,
                 message=(f"{call.name}() with {got[1].describe()} is kmalloc-only on v4.18-v5.16"
                          f"{' (this target)' if old else ''}: the vmalloc fallback removed here "
-                         f"from {fn.display_name}() is lost and large allocations fail"),
+                         f"from {fn.ref} is lost and large allocations fail"),
             )
 
 
@@ -439,10 +441,10 @@ def vmalloc_path_drops_gfp(ctx: ChangeContext) -> Iterator[Hit]:
         return
     for event in dropped_nofs(ctx):
         fn = ctx.post.unit.function_at(event.line)
-        name = fn.display_name if fn is not None else "this function"
+        where = fn.ref if fn is not None else "this function"
         yield Hit(
             line=event.line, function=fn.name if fn is not None else None, key=event.key,
-            message=(f"{event.what} in {name}(): on the vmalloc path this lets a GFP_NOFS/"
+            message=(f"{event.what} in {where}: on the vmalloc path this lets a GFP_NOFS/"
                      "GFP_NOIO vmalloc caller recurse into the filesystem; keep passing the "
                      "caller's gfp (or its scope) down"),
         )
