@@ -13,6 +13,7 @@ from reviewbot.config import ConfigError, Settings, load_settings
 from reviewbot.models import Report
 from reviewbot.pipeline import Options
 from reviewbot.render import FORMATS, render
+from reviewbot.render.safe import terminal_safe
 
 SEVERITIES = [s.value for s in Severity]
 
@@ -72,7 +73,7 @@ def options_from(args: argparse.Namespace, settings: Settings) -> Options:
 
 
 def _progress(done: int, total: int, label: str) -> None:
-    sys.stderr.write(f"\r\x1b[K[{done}/{total}] {label[:60]}")
+    sys.stderr.write(f"\r\x1b[K[{done}/{total}] {terminal_safe(label)[:60]}")
     if done >= total:
         sys.stderr.write("\r\x1b[K")
     sys.stderr.flush()
@@ -90,7 +91,7 @@ def emit(report: Report, args: argparse.Namespace, minimum: Severity,
     """Render and write the report; one stderr line per unreadable input."""
     for review in report.reviews:
         if review.error:
-            print(f"reviewbot: {review.source}: {review.error}", file=sys.stderr)
+            print(terminal_safe(f"reviewbot: {review.source}: {review.error}"), file=sys.stderr)
     text = render(report, args.format, minimum)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -272,3 +272,16 @@ def test_outside_the_review_scope_findings_are_advice(capsys: pytest.CaptureFixt
     cfg = tmp_path / "everywhere.toml"
     cfg.write_text("[rules]\nscope = []\n")
     assert run(capsys, "check", "--config", str(cfg), str(patch))[0] == 1
+
+
+def test_terminal_escapes_in_untrusted_text_are_neutralised(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    mail = tmp_path / "evil.eml"
+    mail.write_bytes(b"From: x@example.org\nSubject: [PATCH] \x1b]0;pwned\x07 \x1b[2Jclear\n"
+                     b"Message-ID: <e@x>\n\nBody.\n---\n" + LEAK.replace(
+                         "return -ENOMEM;", "return -ENOMEM; /* \x1b[31mred\x1b[0m */").encode())
+    status, out, _ = run(capsys, "check", str(mail))
+    assert status == 1 and "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2Jclear" in out
+    status, out, _ = run(capsys, "check", "--format", "terse", str(mail))
+    assert "\x1b" not in out
