@@ -87,7 +87,10 @@ def _guarded(ctx: HookContext, name: str, body: Callable[[], int]) -> int:
         return body()
     except (ConfigError, GitError, OSError) as exc:
         print(f"reviewbot: {name} hook could not review: {exc} (not blocking)", file=ctx.out)
-        return 0
+    except Exception as exc:  # a bug in reviewbot must not hold the user's mail or push
+        print(f"reviewbot: internal error in the {name} hook: {type(exc).__name__}: {exc} "
+              "(not blocking; please report it)", file=ctx.out)
+    return 0
 
 
 # -- sendemail-validate -----------------------------------------------------------

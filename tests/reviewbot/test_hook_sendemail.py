@@ -151,3 +151,15 @@ def test_with_file_counters_a_hazard_is_reported_on_the_last_call(
     status, out = _hook(repo, files[1], 2, 2)
     assert status == 1 and "MEMALLOC-001" in out
     assert "--- foofs: bail out when the insert fails" in out
+
+
+def test_a_broken_setting_is_reported_and_does_not_hold_the_mail(
+        repo: KernelRepo, tmp_path: Path) -> None:
+    commit(repo, EARLY_RETURN, "foofs: bail out when the insert fails")
+    patches = [str(p) for p in repo.format_patch("HEAD~1..HEAD", tmp_path / "out")]
+    git(repo.path, "config", "reviewbot.hooks.failOn", "fatal")
+    sent = send_email(repo.path, *patches)
+    assert sent.returncode == 0, sent.stdout
+    assert "sendemail-validate hook could not review: git config reviewbot.hooks.failon" in \
+        sent.stdout
+    assert "(not blocking)" in sent.stdout and "Dry-Sent" in sent.stdout
