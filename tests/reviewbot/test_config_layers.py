@@ -170,3 +170,13 @@ def test_outside_a_repository_global_git_config_still_counts(
     origin = data["origins"]
     assert isinstance(origin, dict) and "file:" in origin["output.min_severity"]
     assert ".gitconfig" in origin["output.min_severity"]
+
+
+def test_secret_values_are_never_printed() -> None:
+    from reviewbot.commands.config_cmd import _shown
+
+    assert _shown(("smtp", "password"), "hunter2") == "(hidden)"
+    assert _shown(("patchwork", "token"), "abc") == "(hidden)"
+    assert _shown(("smtp", "password_env"), "REVIEWBOT_SMTP_PASSWORD") == \
+        "REVIEWBOT_SMTP_PASSWORD"
+    assert _shown(("smtp", "password"), "") == ""
