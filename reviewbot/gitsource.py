@@ -157,6 +157,19 @@ class GitSource:
             shas = [self.resolve(rev_range)]
         return [self.commit_info(sha) for sha in shas]
 
+    def new_commits(self, tip: str, exclude: str | None, limit: int
+                    ) -> tuple[list[CommitInfo], bool]:
+        """Commits of ``tip`` that ``exclude`` lacks (None: that no remote-tracking branch has).
+
+        At most the newest ``limit``, oldest first, merges left out; the flag
+        says whether older ones were left out.
+        """
+        args = ["rev-list", "--topo-order", "--no-merges", f"--max-count={limit + 1}",
+                self.resolve(tip)]
+        args += [f"^{self.resolve(exclude)}"] if exclude is not None else ["--not", "--remotes"]
+        shas = self.run(*args, "--").split()
+        return [self.commit_info(sha) for sha in reversed(shas[:limit])], len(shas) > limit
+
     def commit_info(self, sha: str) -> CommitInfo:
         """Metadata of one commit."""
         commit = self.repo.commit(sha)

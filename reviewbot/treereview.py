@@ -11,11 +11,12 @@ parent; nothing is checked out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 
 from reviewbot import __version__
-from reviewbot.gitsource import GitSource
+from reviewbot.gitsource import CommitInfo, GitSource
 from reviewbot.ingest import Ingested
 from reviewbot.kernelver import resolve
 from reviewbot.models import Report, Review
@@ -93,21 +94,29 @@ def review_git_range(repo_dir: Path, rev_range: str, options: Options) -> Report
     Merges are left out. When the commits form one chain, the range is judged
     by its end state like a series. Raises GitError for a bad repository or range.
     """
-    report = Report(version=__version__)
     with GitSource(repo_dir) as source:
-        commits = source.commits(rev_range)
-        if not commits:
-            return report
-        patches = [source.patch_mail(c) for c in commits]
-        tree_version = source.tree_version(commits[-1].sha)
-        version, how = resolve(options.explicit_version(), patches, options.api(), tree_version)
-        chain = all(c.parent == p.sha for p, c in pairwise(commits))
-        end = None
-        notes: list[str] = []
-        if chain and len(commits) > 1:
-            end = source.changes(commits[0].parent, commits[-1].sha)
-        elif len(commits) > 1:
-            notes.append("the commits are not one chain: each is judged on its own")
-        steps = [Step(p, p.files) for p in patches]
-        report.reviews.extend(review_steps(steps, end, options, version, how, None, notes))
+        return review_commits(source, source.commits(rev_range), options)
+
+
+def review_commits(source: GitSource, commits: Sequence[CommitInfo], options: Options,
+                   notes: Sequence[str] = ()) -> Report:
+    """Review ``commits`` (oldest first) of ``source``, each against its first parent.
+
+    When they form one chain, they are judged by their end state like a series.
+    """
+    report = Report(version=__version__)
+    if not commits:
+        return report
+    patches = [source.patch_mail(c) for c in commits]
+    tree_version = source.tree_version(commits[-1].sha)
+    version, how = resolve(options.explicit_version(), patches, options.api(), tree_version)
+    chain = all(c.parent == p.sha for p, c in pairwise(commits))
+    end = None
+    all_notes = list(notes)
+    if chain and len(commits) > 1:
+        end = source.changes(commits[0].parent, commits[-1].sha)
+    elif len(commits) > 1:
+        all_notes.append("the commits are not one chain: each is judged on its own")
+    steps = [Step(p, p.files) for p in patches]
+    report.reviews.extend(review_steps(steps, end, options, version, how, None, all_notes))
     return report

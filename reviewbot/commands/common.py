@@ -9,7 +9,8 @@ from typing import TextIO
 
 from heuristics.model import KernelVersion, Severity
 from heuristics.registry import unknown_selectors
-from reviewbot.config import ConfigError, Settings, load_settings
+from reviewbot.config import ConfigError, Settings
+from reviewbot.configlayers import Effective, Key, load_effective
 from reviewbot.models import Report
 from reviewbot.pipeline import Options
 from reviewbot.render import FORMATS, render
@@ -42,14 +43,29 @@ def _split(values: list[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Load the configuration, turning problems into usage errors."""
+def config_dir(args: argparse.Namespace) -> Path | None:
+    """Where git config is read: the repository the command works on (default: here)."""
+    for name in ("repo", "tree"):
+        value = getattr(args, name, None)
+        if value is not None:
+            return Path(value)
+    return None
+
+
+def effective_from(args: argparse.Namespace,
+                   cli: list[tuple[Key, object, str]] | None = None) -> Effective:
+    """Every configuration layer for this command; problems become usage errors."""
     from reviewbot.cli import UsageError
 
     try:
-        return load_settings(args.config)
+        return load_effective(getattr(args, "config", None), cli or [], config_dir(args))
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Load the configuration (defaults, site file, git config, environment)."""
+    return effective_from(args).settings
 
 
 def options_from(args: argparse.Namespace, settings: Settings) -> Options:
