@@ -15,7 +15,7 @@ kernel code writes "save only if X ... restore only if X".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -104,9 +104,12 @@ def _negate(cond: str) -> str:
 
 
 class _Walker:
-    def __init__(self, fn: CFunction, scopes: ScopeTables) -> None:
+    def __init__(self, fn: CFunction, scopes: ScopeTables, openers: Mapping[str, str],
+                 closers: Mapping[str, str]) -> None:
         self.fn = fn
         self.scopes = scopes
+        self.openers = openers
+        self.closers = closers
         self.report = PairingReport()
         self.pending_gotos: dict[str, State] = {}
         self.labels = self._labels(fn)
@@ -151,15 +154,26 @@ class _Walker:
         for made in self.fn.unit.calls_in(node):
             call = made.node
             name = made.name
-            if name in self.scopes.save_kind:
+            if name in self.scopes.save_kind or name in self.openers:
                 state = self._on_save(call, name, state)
             elif name in self.scopes.restore_kind:
                 state = self._on_restore(call, name, state)
+            elif name in self.closers:
+                state = self._on_helper_close(made.arg_texts, name, state)
+        return state
+
+    def _on_helper_close(self, args: tuple[str, ...], name: str, state: State) -> State:
+        """A closing helper ends the open scope whose cookie it is given."""
+        assert state is not None
+        live = self._live(state)
+        for scope in reversed(live):
+            if scope.cookie in args:
+                return tuple(s for s in state if s != scope)
         return state
 
     def _on_save(self, call: Node, name: str, state: State) -> State:
         assert state is not None
-        kind = self._save_kind(call) or self.scopes.save_kind[name]
+        kind = self._save_kind(call) or self.scopes.save_kind.get(name) or self.openers[name]
         parent = call.parent
         while parent is not None and parent.type in ("parenthesized_expression", "cast_expression"):
             parent = parent.parent
@@ -372,7 +386,8 @@ class _Walker:
                         out.add(node_text(right))
                 for call in self.fn.unit.calls_in(body):
                     if call.name in self.scopes.restore_kind or call.name in \
-                            self.scopes.save_kind:
+                            self.scopes.save_kind or call.name in self.closers \
+                            or call.name in self.openers:
                         continue
                     out.update(node_text(a) for a in call.args if a.type == "identifier")
             self._escaped_cache = out
@@ -412,6 +427,12 @@ def _missing_semicolon(stmt: Node) -> bool:
     return last is not None and last.is_missing
 
 
-def pair_scopes(fn: CFunction, scopes: ScopeTables) -> PairingReport:
-    """Walk every path of ``fn`` and report unpaired memalloc scopes."""
-    return _Walker(fn, scopes).run()
+def pair_scopes(fn: CFunction, scopes: ScopeTables, openers: Mapping[str, str] | None = None,
+                closers: Mapping[str, str] | None = None) -> PairingReport:
+    """Walk every path of ``fn`` and report unpaired memalloc scopes.
+
+    ``openers``/``closers`` are helpers that open a scope and return its cookie
+    (``memflags = blk_mq_freeze_queue(q)``) or close one given the cookie
+    (``blk_mq_unfreeze_queue(q, memflags)``).
+    """
+    return _Walker(fn, scopes, openers or {}, closers or {}).run()

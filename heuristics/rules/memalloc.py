@@ -19,13 +19,14 @@ def _pairing(ctx: ImageContext, fn: CFunction) -> PairingReport:
     cache: dict[int, PairingReport] = ctx.__dict__.setdefault("_pairing", {})
     key = id(fn)
     if key not in cache:
-        cache[key] = pair_scopes(fn, ctx.tables.scope)
+        cache[key] = pair_scopes(fn, ctx.tables.scope, ctx.patch.openers, ctx.patch.closers)
     return cache[key]
 
 
 def _has_scope_calls(ctx: ImageContext, fn: CFunction) -> bool:
     scope = ctx.tables.scope
-    return any(c.name in scope.save_kind or c.name in scope.restore_kind for c in fn.calls)
+    return any(c.name in scope.save_kind or c.name in scope.restore_kind
+               or c.name in ctx.patch.openers for c in fn.calls)
 
 
 def _restore_state(ctx: ImageContext) -> str:
@@ -108,15 +109,23 @@ def save_without_restore_on_path(ctx: ImageContext) -> Iterator[Hit]:
             flag = {"nofs": "PF_MEMALLOC_NOFS", "noio": "PF_MEMALLOC_NOIO",
                     "noreclaim": "PF_MEMALLOC", "pin": "PF_MEMALLOC_PIN"}.get(scope.kind,
                                                                               "the scope flag")
+            if scope.save_name in ctx.tables.scope.save_kind:
+                end = f"memalloc_{scope.kind}_restore({scope.cookie})"
+            else:
+                closer = next((name for name, kind in ctx.patch.closers.items()
+                               if kind == scope.kind and name.replace("unfreeze", "freeze")
+                               .replace("_up_", "_down_") == scope.save_name), None)
+                end = f"{closer}(..., {scope.cookie})" if closer else f"the matching " \
+                    f"release of {scope.cookie}"
             yield Hit(
                 line=line, function=fn.name,
                 key=f"leak:{scope.cookie}:{scope.kind}:{leak.how}:"
                     f"{' '.join(ctx.text(leak.line).split())}",
                 message=(f"this path {where} from {fn.ref} with {flag} still set "
                          f"by {scope.save_name}() at line {scope.line}; every later allocation "
-                         f"by this task silently becomes {scope.kind.upper()}. Restore "
-                         f"{scope.cookie} before returning or use the common exit label"),
-                suggestion=f"memalloc_{scope.kind}_restore({scope.cookie}) on this path",
+                         f"by this task silently becomes {scope.kind.upper()}. Call {end} "
+                         "before returning or use the common exit label"),
+                suggestion=f"{end} on this path",
             )
 
 
