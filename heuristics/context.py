@@ -48,10 +48,14 @@ class PatchContext:
     def learn(self, unit: CUnit) -> None:
         """Collect scope helpers and callback assignments from one parsed image."""
         scope = self.tables.scope
-        for assign in unit.ops_assignments:
-            cb = self.tables.reclaim.callback_by_field.get(assign.field)
-            if cb is not None:
-                self.callbacks.setdefault(assign.value, set()).add(cb.kind)
+        source = unit.source
+        if any(f.encode() in source for f in self.tables.reclaim.callback_by_field):
+            for assign in unit.ops_assignments:
+                cb = self.tables.reclaim.callback_by_field.get(assign.field)
+                if cb is not None:
+                    self.callbacks.setdefault(assign.value, set()).add(cb.kind)
+        if b"memalloc_" not in source:
+            return
         for fn in unit.functions:
             if fn.name is None:
                 continue
@@ -76,6 +80,16 @@ class PatchContext:
         """Whether the commit message mentions any of ``words`` (case-insensitive)."""
         text = (self.subject + "\n" + self.commit_message).lower()
         return any(w.lower() in text for w in words)
+
+
+def _is_static(fn: CFunction) -> bool:
+    """Whether a function definition is declared static."""
+    for child in fn.node.children:
+        if child.type == "storage_class_specifier" and node_text(child) == "static":
+            return True
+        if child.type in ("function_declarator", "pointer_declarator", "compound_statement"):
+            break
+    return False
 
 
 def _escapes(call: Node) -> bool:
@@ -141,16 +155,119 @@ class ImageContext:
         return self._regions[key]
 
     def regions_at(self, fn: CFunction, line: int) -> list[Region]:
-        """Regions covering ``line`` in ``fn``."""
-        return active(self.regions(fn), line)
+        """Regions covering ``line`` in ``fn``, including those every caller holds."""
+        return self.inherited_regions(fn) + active(self.regions(fn), line)
+
+    # -- the call graph inside this file ------------------------------------
+
+    @cached_property
+    def callers(self) -> dict[str, list[tuple[CFunction, Call]]]:
+        """Function name -> (caller, call site) for calls between functions of this file."""
+        defined = {fn.name for fn in self.unit.functions if fn.name}
+        out: dict[str, list[tuple[CFunction, Call]]] = {}
+        for fn in self.unit.functions:
+            for call in fn.calls:
+                if call.name in defined and call.name != fn.name:
+                    out.setdefault(call.name, []).append((fn, call))
+        return out
+
+    def inherited_regions(self, fn: CFunction, depth: int = 0) -> list[Region]:
+        """Regions held at every call site of a static helper (the caller's transaction).
+
+        Only for static functions whose whole definition is visible, so that no
+        caller elsewhere can call it without the region.
+        """
+        if not fn.name or depth > 2 or not fn.complete or not _is_static(fn):
+            return []
+        cache: dict[str, list[Region]] = self.__dict__.setdefault("_inherited", {})
+        if fn.name in cache:
+            return cache[fn.name]
+        cache[fn.name] = []  # cycles inherit nothing
+        sites = self.callers.get(fn.name, [])
+        per_site = [self.inherited_regions(caller, depth + 1) + active(
+            self.regions(caller), call.line) for caller, call in sites]
+        out: list[Region] = []
+        if per_site and all(per_site):
+            first_caller = sites[0][0].display_name
+            for region in per_site[0]:
+                same = all(any(r.kind == region.kind and r.label == region.label
+                               and r.makes_nofs == region.makes_nofs for r in regions)
+                           for regions in per_site[1:])
+                if same:
+                    out.append(Region(region.kind, f"{region.label} (held by "
+                                      f"{first_caller}() around every call)",
+                                      fn.start_line, None, region.makes_nofs,
+                                      region.needs_nofs, region.scope_kind,
+                                      region.open_call, region.fs))
+        cache[fn.name] = out
+        return out
+
+    def reached_from(self, fn: CFunction) -> dict[str, str]:
+        """Callback kind -> the callback function that reaches ``fn`` (up to 3 calls up)."""
+        if not fn.name:
+            return {}
+        cache: dict[str, dict[str, str]] = self.__dict__.setdefault("_reached", {})
+        if fn.name in cache:
+            return cache[fn.name]
+        found: dict[str, str] = {}
+        seen = {fn.name}
+        frontier = [fn.name]
+        for _ in range(3):
+            nxt = []
+            for name in frontier:
+                for caller, _call in self.callers.get(name, []):
+                    if caller.name is None or caller.name in seen:
+                        continue
+                    seen.add(caller.name)
+                    for kind in self._direct_callback_kinds(caller):
+                        found.setdefault(kind, caller.name)
+                    nxt.append(caller.name)
+            frontier = nxt
+        cache[fn.name] = found
+        return found
+
+    @cached_property
+    def calls_by_line(self) -> dict[int, list[Call]]:
+        """Every call in every function, by the line it starts on."""
+        out: dict[int, list[Call]] = {}
+        for fn in self.unit.functions:
+            for call in fn.calls:
+                out.setdefault(call.line, []).append(call)
+        return out
+
+    @cached_property
+    def in_filesystem(self) -> bool:
+        """Whether this file is filesystem code."""
+        return self.in_paths(self.paths.filesystems)
 
     def callback_kinds(self, fn: CFunction) -> set[str]:
         """Reclaim/atomic callback kinds ``fn`` serves (ops tables, shrinkers, name)."""
         if not fn.name:
             return set()
+        return self._direct_callback_kinds(fn) | set(self.reached_from(fn))
+
+    def callback_via(self, fn: CFunction, kind: str) -> str | None:
+        """The callback that reaches ``fn`` for ``kind``, or None when ``fn`` is it."""
+        if kind in self._direct_callback_kinds(fn):
+            return None
+        return self.reached_from(fn).get(kind)
+
+    def _direct_callback_kinds(self, fn: CFunction) -> set[str]:
+        if not fn.name:
+            return set()
+        cache: dict[str, set[str]] = self.__dict__.setdefault("_callback_cache", {})
+        key = f"{fn.name}:{len(fn.params)}:{any('gfp_t' in t for t, _ in fn.params)}"
+        if key not in cache:
+            cache[key] = self._callback_kinds(fn)
+        return cache[key]
+
+    def _callback_kinds(self, fn: CFunction) -> set[str]:
+        assert fn.name is not None
         kinds = set(self.patch.callbacks.get(fn.name, set()))
         for cb in self.tables.reclaim.callbacks:
-            if any(fn.name.endswith(sfx) for sfx in cb.name_suffixes):
+            if any(fn.name.endswith(sfx) for sfx in cb.name_suffixes) or (
+                    self.in_filesystem
+                    and any(fn.name.startswith(p) for p in cb.name_prefixes)):
                 if cb.kind == "release_folio" and fn.name.endswith("_release_page") \
                         and fn.params and not any("gfp_t" in t for t, _ in fn.params) \
                         and len(fn.params) >= 2:
@@ -181,8 +298,7 @@ class ImageContext:
         for frag in self.fragments(fn):
             if frag.body is None:
                 continue
-            for node in self.unit.iter_nodes(frag.body, frozenset({"init_declarator",
-                                                                    "assignment_expression"})):
+            for node in self.unit.assignments_in(frag.body):
                 if node.type == "init_declarator":
                     target = node.child_by_field_name("declarator")
                     value = node.child_by_field_name("value")
@@ -191,8 +307,15 @@ class ImageContext:
                     value = node.child_by_field_name("right")
                     op = node.child_by_field_name("operator")
                     if op is None or node_text(op) != "=":
-                        if target is not None and target.type == "identifier":
-                            values[node_text(target)] = GfpValue.unknown()
+                        if target is not None and target.type == "identifier" \
+                                and value is not None:
+                            name = node_text(target)
+                            old = values.get(name, GfpValue.unknown())
+                            rhs = gfp.evaluate(value)
+                            operator = node_text(op) if op is not None else ""
+                            values[name] = (old.or_(rhs) if operator == "|=" else
+                                            old.and_(rhs) if operator == "&=" else
+                                            GfpValue.unknown())
                         continue
                 if target is None or value is None or target.type != "identifier":
                     continue
@@ -293,13 +416,11 @@ class ChangeContext:
         return out
 
     def calls_on(self, image: ImageContext | None, lines: Sequence[HunkLine]) -> Iterator[Call]:
-        """Calls that start on the given lines of one image."""
+        """Calls that start on the given lines of one image, in source order."""
         if image is None:
             return
-        wanted = {ln.old_no if image.image == "pre" else ln.new_no for ln in lines}
-        for fn in image.functions:
-            if fn.end_line < min(wanted, default=0) or fn.start_line > max(wanted, default=0):
-                continue
-            for call in fn.calls:
-                if call.line in wanted:
-                    yield call
+        index = image.calls_by_line
+        for ln in lines:
+            number = ln.old_no if image.image == "pre" else ln.new_no
+            if number is not None:
+                yield from index.get(number, ())

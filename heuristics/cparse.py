@@ -10,6 +10,8 @@ numbers.
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,9 +23,13 @@ from heuristics.inputs import FileChange
 from heuristics.tables import ApiTables
 
 C_LANGUAGE = Language(tree_sitter_c.language())
-_CALL_QUERY = Query(C_LANGUAGE, "(call_expression) @call")
-_PAIR_QUERY = Query(C_LANGUAGE, "(initializer_pair) @pair")
-_ASSIGN_QUERY = Query(C_LANGUAGE, "(assignment_expression) @assign")
+# One query per parsed file; everything else is answered from its index.
+_INDEX_QUERY = Query(C_LANGUAGE, """
+(call_expression) @call
+(initializer_pair) @pair
+(assignment_expression) @assign
+(init_declarator) @init
+""")
 
 _WRAPPER_PREFIX = "__rb_frag_"
 
@@ -94,60 +100,97 @@ class _LineLex:
     code: bool = False     # any code outside comments
 
 
+_INTERESTING = re.compile(r"""[{}()"'/*]""")
+
+
 def _lex_lines(lines: list[str], in_comment: bool) -> tuple[list[_LineLex], bool]:
     """Lex ``lines``; return per-line counts and whether a stray */ was seen."""
     out: list[_LineLex] = []
     stray_close = False
     for text in lines:
         lex = _LineLex()
-        i, n = 0, len(text)
-        if not in_comment and text.lstrip().startswith("#"):
-            out.append(lex)
+        out.append(lex)
+        stripped = text.strip()
+        if not stripped:
             continue
+        if not in_comment and stripped.startswith("#"):
+            continue
+        if not in_comment and '"' not in text and "'" not in text and "/*" not in text \
+                and "*/" not in text and "//" not in text:
+            # Fast path: no comments or literals on this line.
+            lex.code = True
+            lex.braces, lex.min_braces = _net(text, "{", "}")
+            lex.parens, lex.min_parens = _net(text, "(", ")")
+            continue
+        i, n = 0, len(text)
+        if not in_comment:
+            lex.code = not stripped.startswith(("/*", "//", "*"))
         while i < n:
-            ch = text[i]
             if in_comment:
                 end = text.find("*/", i)
                 if end < 0:
-                    i = n
                     break
                 in_comment = False
                 i = end + 2
                 continue
-            if ch == "/" and i + 1 < n:
-                nxt = text[i + 1]
+            match = _INTERESTING.search(text, i)
+            if match is None:
+                break
+            j = match.start()
+            ch = text[j]
+            if ch == "/":
+                nxt = text[j + 1:j + 2]
                 if nxt == "/":
                     break
                 if nxt == "*":
                     in_comment = True
-                    i += 2
+                    i = j + 2
                     continue
-            if ch == "*" and i + 1 < n and text[i + 1] == "/":
-                stray_close = True
-                i += 2
-                continue
-            if ch in "\"'":
-                j = i + 1
-                while j < n and text[j] != ch:
-                    j += 2 if text[j] == "\\" else 1
                 i = j + 1
+            elif ch == "*":
+                if text[j + 1:j + 2] == "/":
+                    stray_close = True
+                    i = j + 2
+                    continue
+                i = j + 1
+            elif ch in "\"'":
+                k = j + 1
+                while k < n and text[k] != ch:
+                    k += 2 if text[k] == "\\" else 1
                 lex.code = True
-                continue
-            if not ch.isspace():
+                i = k + 1
+            else:
                 lex.code = True
-            if ch == "{":
-                lex.braces += 1
-            elif ch == "}":
-                lex.braces -= 1
-                lex.min_braces = min(lex.min_braces, lex.braces)
-            elif ch == "(":
-                lex.parens += 1
-            elif ch == ")":
-                lex.parens -= 1
-                lex.min_parens = min(lex.min_parens, lex.parens)
-            i += 1
-        out.append(lex)
+                if ch == "{":
+                    lex.braces += 1
+                elif ch == "}":
+                    lex.braces -= 1
+                    lex.min_braces = min(lex.min_braces, lex.braces)
+                elif ch == "(":
+                    lex.parens += 1
+                else:
+                    lex.parens -= 1
+                    lex.min_parens = min(lex.min_parens, lex.parens)
+                i = j + 1
     return out, stray_close
+
+
+def _net(text: str, opening: str, closing: str) -> tuple[int, int]:
+    """(net count, lowest running count) of a bracket pair on one line."""
+    closes = text.count(closing)
+    if not closes:
+        return text.count(opening), 0
+    opens = text.count(opening)
+    if not opens:
+        return -closes, -closes
+    depth = low = 0
+    for ch in text:
+        if ch == opening:
+            depth += 1
+        elif ch == closing:
+            depth -= 1
+            low = min(low, depth)
+    return depth, low
 
 
 def _starts_in_comment(lines: list[str]) -> bool:
@@ -314,7 +357,7 @@ def _wrap_segment(seg: Segment, index: int, builder: _Builder, blank: _Blanker) 
     entry: int | None = None
     signature_tail = continuation = False
     for i, (lex, text) in enumerate(zip(lexes, texts, strict=True)):
-        if not lex.code or in_comment and i == 0:
+        if not lex.code or (in_comment and i == 0):
             continue
         stripped = text.rstrip()
         if stripped in ("}", "};") or (stripped.startswith("}") and not text[0].isspace()):
@@ -425,7 +468,7 @@ class CFunction:
         lines = unit.real_lines(node)
         self.start_line = lines[0] if lines else 0
         self.end_line = lines[-1] if lines else 0
-        self.complete = not synthetic and unit.complete or (
+        self.complete = (not synthetic and unit.complete) or (
             not synthetic and unit.spans_real(node))
 
     def __repr__(self) -> str:
@@ -445,7 +488,12 @@ class CFunction:
     @property
     def display_name(self) -> str:
         """The name for messages."""
-        return self.name or "<unknown function>"
+        return self.name or "this function"
+
+    @property
+    def ref(self) -> str:
+        """``foo()`` for messages, or "this function" when the name is not visible."""
+        return f"{self.name}()" if self.name else "this function"
 
 
 class CUnit:
@@ -545,24 +593,59 @@ class CUnit:
             name = self._wrappers.get(name)
         return CFunction(self, node, name, synthetic, params)
 
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [fn.start_line for fn in self.functions]
+
     def function_at(self, line: int) -> CFunction | None:
-        """The innermost function (or fragment) covering a real line."""
-        best = None
-        for fn in self.functions:
+        """The function (or fragment) covering a real line."""
+        i = bisect.bisect_right(self._starts, line) - 1
+        while i >= 0:
+            fn = self.functions[i]
             if fn.start_line <= line <= fn.end_line:
-                best = fn
-        return best
+                return fn
+            if line - fn.start_line > 100000:
+                break
+            i -= 1
+        return None
+
+    @cached_property
+    def _index(self) -> dict[str, list[Node]]:
+        """Calls, initializer pairs, assignments and declarators, by kind, in order."""
+        found = QueryCursor(_INDEX_QUERY).captures(self.tree.root_node)
+        for nodes in found.values():
+            nodes.sort(key=lambda n: n.start_byte)
+        return found
+
+    @cached_property
+    def _all_calls(self) -> tuple[list[int], list[Call]]:
+        """Every call in the file, sorted by start byte."""
+        calls = []
+        for node in self._index.get("call", []):
+            made = self._call(node)
+            if made is not None:
+                calls.append(made)
+        return [c.node.start_byte for c in calls], calls
+
+    @cached_property
+    def _value_nodes(self) -> tuple[list[int], list[Node]]:
+        nodes = sorted(self._index.get("assign", []) + self._index.get("init", []),
+                       key=lambda n: n.start_byte)
+        return [n.start_byte for n in nodes], nodes
+
+    def assignments_in(self, node: Node) -> list[Node]:
+        """assignment_expression and init_declarator nodes under ``node``, in order."""
+        starts, nodes = self._value_nodes
+        lo = bisect.bisect_left(starts, node.start_byte)
+        hi = bisect.bisect_left(starts, node.end_byte, lo)
+        return nodes[lo:hi]
 
     def calls_in(self, node: Node) -> list[Call]:
         """Calls under ``node`` with a real line, in source order."""
-        out = []
-        captures = QueryCursor(_CALL_QUERY).captures(node)
-        for call in captures.get("call", []):
-            made = self._call(call)
-            if made is not None:
-                out.append(made)
-        out.sort(key=lambda c: c.node.start_byte)
-        return out
+        starts, calls = self._all_calls
+        lo = bisect.bisect_left(starts, node.start_byte)
+        hi = bisect.bisect_left(starts, node.end_byte, lo)
+        return calls[lo:hi]
 
     def _call(self, node: Node) -> Call | None:
         line = self.line_of(node)
@@ -598,8 +681,7 @@ class CUnit:
     def ops_assignments(self) -> list[OpsAssignment]:
         """``.field = func`` initializers and ``x->field = func`` assignments."""
         out: list[OpsAssignment] = []
-        root = self.tree.root_node
-        for pair in QueryCursor(_PAIR_QUERY).captures(root).get("pair", []):
+        for pair in self._index.get("pair", []):
             designator = pair.child_by_field_name("designator")
             value = pair.child_by_field_name("value")
             line = self.line_of(pair)
@@ -610,7 +692,7 @@ class CUnit:
             if fid is None or value.type != "identifier":
                 continue
             out.append(OpsAssignment(_text(fid), _text(value), line, _struct_type_of(pair)))
-        for assign in QueryCursor(_ASSIGN_QUERY).captures(root).get("assign", []):
+        for assign in self._index.get("assign", []):
             left = assign.child_by_field_name("left")
             right = assign.child_by_field_name("right")
             line = self.line_of(assign)
@@ -623,21 +705,24 @@ class CUnit:
         return out
 
     def iter_nodes(self, node: Node, types: frozenset[str]) -> Iterator[Node]:
-        """Descendants of ``node`` of the given types, pre-order."""
-        cursor = node.walk()
-        while True:
-            current = cursor.node
-            if current is not None and current.type in types:
-                yield current
-            if cursor.goto_first_child():
-                continue
-            if cursor.goto_next_sibling():
-                continue
-            while True:
-                if not cursor.goto_parent() or cursor.node == node:
-                    return
-                if cursor.goto_next_sibling():
-                    break
+        """Descendants of ``node`` (and itself) of the given types, in source order."""
+        query = _types_query(types)
+        found = QueryCursor(query).captures(node).get("n", [])
+        found.sort(key=lambda n: n.start_byte)
+        yield from found
+
+
+_QUERIES: dict[frozenset[str], Query] = {}
+
+
+def _types_query(types: frozenset[str]) -> Query:
+    """A query capturing nodes of any of ``types`` as @n (cached)."""
+    query = _QUERIES.get(types)
+    if query is None:
+        body = " ".join(f"({t})" for t in sorted(types))
+        query = Query(C_LANGUAGE, f"[{body}] @n")
+        _QUERIES[types] = query
+    return query
 
 
 def _find_function_declarator(node: Node | None) -> Node | None:

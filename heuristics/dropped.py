@@ -20,7 +20,7 @@ class Dropped:
     line: int
     what: str
     key: str
-    kind: str  # "converted" | "scope-removed" | "gfp-dropped"
+    kind: str  # "converted" | "scope-removed" | "mapping-removed" | "gfp-dropped"
     takes_locks: tuple[Region, ...] = ()
 
 
@@ -38,6 +38,17 @@ def _gfp(ctx: ChangeContext, image: str, call: Call) -> GfpValue | None:
         return None
     got = img.alloc_gfp(fn, call)
     return got[1] if got is not None else None
+
+
+def _hunk_adds_nofs(ctx: ChangeContext, hunk_index: int) -> bool:
+    """Whether a hunk adds an allocation with an explicit NOFS/NOIO mask."""
+    hunk = ctx.change.hunks[hunk_index]
+    added = [ln for ln in hunk.lines if ln.kind == "+"]
+    for call in ctx.calls_on(ctx.post, added):
+        value = _gfp(ctx, "post", call)
+        if value is not None and value.forbids_fs:
+            return True
+    return False
 
 
 def _is_gfp_variable(ctx: ChangeContext, call: Call, arg: Node) -> bool:
@@ -82,7 +93,8 @@ def dropped_nofs(ctx: ChangeContext) -> Iterator[Dropped]:
                 yield Dropped(new.line, f"{before.describe()} became {after.describe()} for "
                               f"{new.name}()", f"nofs-to-kernel:{new.name}", "converted")
 
-        # 2. A scope (or a helper that opened one) is removed and nothing replaces it.
+        # 2. A scope (or a helper that opened one) is removed and nothing replaces it:
+        # neither another scope nor explicit NOFS masks on the calls it covered.
         saves = [c for c in removed if scope.save_kind.get(c.name) in ("nofs", "noio", "flags")
                  or c.name in ctx.patch.openers]
         if saves:
@@ -90,7 +102,8 @@ def dropped_nofs(ctx: ChangeContext) -> Iterator[Dropped]:
             if pre_fn is None or pre_fn.name not in post_names:
                 pass  # the whole function went away (or was renamed): not a removed scope
             elif not any(scope.save_kind.get(c.name) in ("nofs", "noio", "flags")
-                         or c.name in ctx.patch.openers for c in added):
+                         or c.name in ctx.patch.openers for c in added) \
+                    and not _hunk_adds_nofs(ctx, block.hunk_index):
                 save = saves[0]
                 post_fn = ctx.post.unit.function_at(block.anchor)
                 locks: tuple[Region, ...] = ()
@@ -103,7 +116,20 @@ def dropped_nofs(ctx: ChangeContext) -> Iterator[Dropped]:
                 yield Dropped(block.anchor, what, f"scope-removed:{save.name}", "scope-removed",
                               locks)
 
-        # 3. The caller's gfp no longer reaches a callee.
+        # 3. A mapping's NOFS mask is no longer set (page-cache allocations for it
+        # go back to GFP_KERNEL).
+        for old in removed:
+            if old.name != "mapping_set_gfp_mask" or len(old.args) != 2:
+                continue
+            fn = ctx.pre.unit.function_at(old.line)
+            if fn is None or not ctx.pre.gfp_of(fn, old.args[1]).lacks("FS"):
+                continue
+            if any(c.name == "mapping_set_gfp_mask" for c in added):
+                continue
+            yield Dropped(block.anchor, f"the NOFS mask of {old.arg_texts[0]} is no longer set",
+                          f"mapping-mask-removed:{old.arg_texts[0]}", "mapping-removed")
+
+        # 4. The caller's gfp no longer reaches a callee.
         for old in removed:
             gfp_args = [a for a in old.args if _is_gfp_variable(ctx, old, a)]
             if not gfp_args:

@@ -9,6 +9,7 @@ mode every line is new and there is no pre-image.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from heuristics.inputs import FileChange, PatchInput, c_files
 from heuristics.model import Finding, fingerprint
 from heuristics.registry import Hit, Rule, all_rules
 from heuristics.tables import ApiTables
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(slots=True)
@@ -36,6 +39,16 @@ class _Parsed:
     change: FileChange
     post: CUnit
     pre: CUnit | None
+
+
+def _removes_relevant(change: FileChange, tables: ApiTables) -> bool:
+    """Whether any removed line mentions an identifier the rules react to."""
+    relevant = tables.relevant_identifiers
+    for line in change.removed_lines():
+        for token in _IDENT.findall(line.text):
+            if token in relevant:
+                return True
+    return False
 
 
 def _mode(patch: PatchInput) -> Mode:
@@ -68,7 +81,7 @@ def _finding(rule: Rule, ctx: ImageContext, hit: Hit) -> Finding:
 def _run(rule: Rule, arg: object, errors: list[str], where: str) -> list[Hit]:
     try:
         return list(rule.func(arg))
-    except Exception as exc:  # noqa: BLE001 - one rule must never stop the others
+    except Exception as exc:
         errors.append(f"{rule.id} failed on {where}: {type(exc).__name__}: {exc}")
         return []
 
@@ -90,6 +103,21 @@ def _net_new(post: list[tuple[Finding, bool]], pre: Sequence[Finding]
     return new, old
 
 
+def _one_per_place(findings: list[Finding]) -> list[Finding]:
+    """Keep one finding per (file, line, category): the most severe, then the most sure.
+
+    Two rules of one family on one line (a NOFS drop that is also a GFP_KERNEL
+    allocation under a transaction) are one review comment, not two.
+    """
+    best: dict[tuple[str, int, str], Finding] = {}
+    for f in findings:
+        key = (f.file, f.line, f.category.value)
+        cur = best.get(key)
+        if cur is None or (f.severity, f.confidence) > (cur.severity, cur.confidence):
+            best[key] = f
+    return list(best.values())
+
+
 def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None = None
             ) -> Analysis:
     """Analyse one patch (or a scanned file set) with the selected rules."""
@@ -107,7 +135,8 @@ def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None =
         try:
             post = CUnit(post_view(change), tables)
             pre = None
-            if mode != "scan" and not change.is_new:
+            if mode != "scan" and not change.is_new and (
+                    mode == "tree" or _removes_relevant(change, tables)):
                 pre = CUnit(pre_view(change), tables)
         except (ValueError, RecursionError) as exc:
             result.errors.append(f"{change.path}: cannot parse: {exc}")
@@ -132,7 +161,15 @@ def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None =
         for rule in state_rules:
             for hit in _run(rule, post_ctx, result.errors, change.path):
                 post_findings.append((_finding(rule, post_ctx, hit), hit.line in added))
-            if pre_ctx is not None:
+        if post_findings and mode != "scan" and not change.is_new and pre_ctx is None:
+            # Something to subtract: the pre-image is needed after all.
+            item.pre = CUnit(pre_view(change), tables)
+            pre_ctx = ImageContext(ctx, item.pre, "pre", removed)
+        if post_findings and pre_ctx is not None:
+            fired = {f.rule for f, _ in post_findings}
+            for rule in state_rules:
+                if rule.id not in fired:
+                    continue  # nothing in the post-image to subtract from
                 for hit in _run(rule, pre_ctx, result.errors, change.path):
                     pre_findings.append(_finding(rule, pre_ctx, hit))
         new, old = _net_new(post_findings, pre_findings)
@@ -150,6 +187,7 @@ def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None =
             if key not in seen:
                 seen.add(key)
                 result.findings.append(finding)
+    result.findings = _one_per_place(result.findings)
     result.findings.sort(key=lambda f: (f.file, f.line, f.rule))
     result.preexisting.sort(key=lambda f: (f.file, f.line, f.rule))
     return result

@@ -92,16 +92,16 @@ class GateReader:
             right = node.child_by_field_name("right")
             if op_node is None or left is None or right is None:
                 return {}
-            op = node_text(op_node)
-            if op == "&&":
+            op_text = node_text(op_node)
+            if op_text == "&&":
                 lf, rf = self._facts(left, truth, depth + 1), self._facts(right, truth, depth + 1)
                 return _merge(lf, rf) if truth else _common(lf, rf)
-            if op == "||":
+            if op_text == "||":
                 lf, rf = self._facts(left, truth, depth + 1), self._facts(right, truth, depth + 1)
                 return _common(lf, rf) if truth else _merge(lf, rf)
-            if op in ("==", "!="):
-                return self._comparison(left, right, (op == "==") == truth)
-            if op == "&":
+            if op_text in ("==", "!="):
+                return self._comparison(left, right, (op_text == "==") == truth)
+            if op_text == "&":
                 return self._mask_test(left, right, truth)
         return {}
 

@@ -192,6 +192,9 @@ class GfpEvaluator:
 
     def mentions_gfp(self, node: Node) -> bool:
         """Whether an expression spells a known gfp mask anywhere."""
+        raw = node.text or b""
+        if b"GFP" not in raw:
+            return False
         stack = [node]
         while stack:
             cur = stack.pop()

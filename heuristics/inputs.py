@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from unidiff import PatchedFile
+from unidiff.patch import PatchedFile
 
 from heuristics.model import KernelVersion
 

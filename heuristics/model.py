@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from enum import StrEnum
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 from pydantic import BaseModel, ConfigDict
 
@@ -103,6 +103,10 @@ class KernelVersion(BaseModel):
     @classmethod
     def parse(cls, text: str) -> KernelVersion:
         """Parse "6.1", "v5.17-rc3", "6.1.y", "2.6.38"; raise ValueError otherwise."""
+        return _parse_version(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> KernelVersion:
         match = _VERSION_RE.fullmatch(text.strip().split("-")[0])
         if not match:
             raise ValueError(f"not a kernel version: {text!r}")
@@ -123,6 +127,11 @@ class KernelVersion(BaseModel):
 
     def __hash__(self) -> int:
         return hash(self.parts)
+
+
+@lru_cache(maxsize=256)
+def _parse_version(text: str) -> KernelVersion:
+    return KernelVersion._parse(text)
 
 
 class RuleMeta(BaseModel):

@@ -15,8 +15,8 @@ kernel code writes "save only if X ... restore only if X".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
@@ -104,15 +104,19 @@ def _negate(cond: str) -> str:
 
 
 class _Walker:
-    def __init__(self, fn: CFunction, scopes: ScopeTables) -> None:
+    def __init__(self, fn: CFunction, scopes: ScopeTables, openers: Mapping[str, str],
+                 closers: Mapping[str, str]) -> None:
         self.fn = fn
         self.scopes = scopes
+        self.openers = openers
+        self.closers = closers
         self.report = PairingReport()
         self.pending_gotos: dict[str, State] = {}
         self.labels = self._labels(fn)
         self.loop_stack: list[tuple[list[State], list[State]]] = []  # (breaks, continues)
         self.path_conds: frozenset[str] = frozenset()
         self._reported: set[tuple[str, int, int]] = set()
+        self._escaped_cache: set[str] | None = None
 
     @staticmethod
     def _labels(fn: CFunction) -> set[str]:
@@ -147,21 +151,29 @@ class _Walker:
         """Apply the saves/restores inside one simple statement, in order."""
         if state is None:
             return None
-        calls = [c for c in self.fn.unit.iter_nodes(node, frozenset({"call_expression"}))]
-        for call in calls:
-            fn = call.child_by_field_name("function")
-            if fn is None or fn.type != "identifier":
-                continue
-            name = node_text(fn)
-            if name in self.scopes.save_kind:
+        for made in self.fn.unit.calls_in(node):
+            call = made.node
+            name = made.name
+            if name in self.scopes.save_kind or name in self.openers:
                 state = self._on_save(call, name, state)
             elif name in self.scopes.restore_kind:
                 state = self._on_restore(call, name, state)
+            elif name in self.closers:
+                state = self._on_helper_close(made.arg_texts, name, state)
+        return state
+
+    def _on_helper_close(self, args: tuple[str, ...], name: str, state: State) -> State:
+        """A closing helper ends the open scope whose cookie it is given."""
+        assert state is not None
+        live = self._live(state)
+        for scope in reversed(live):
+            if scope.cookie in args:
+                return tuple(s for s in state if s != scope)
         return state
 
     def _on_save(self, call: Node, name: str, state: State) -> State:
         assert state is not None
-        kind = self._save_kind(call) or self.scopes.save_kind[name]
+        kind = self._save_kind(call) or self.scopes.save_kind.get(name) or self.openers[name]
         parent = call.parent
         while parent is not None and parent.type in ("parenthesized_expression", "cast_expression"):
             parent = parent.parent
@@ -201,7 +213,7 @@ class _Walker:
         line = self.line(call)
         if not matches:
             saved = frozenset(s.cookie for s in self.report.saves)
-            if saved and arg not in saved:
+            if arg not in saved:
                 self.report.foreign.append(ForeignRestore(name, arg, line, saved))
             return state
         # Prefer a scope of the matching kind (correlated conditional saves).
@@ -287,9 +299,12 @@ class _Walker:
         if cond:
             self.path_conds = saved | {cond}
         try:
-            if node is None:
-                return state
-            return self.walk(node, state)
+            result = state if node is None else self.walk(node, state)
+            if result is not None:
+                # Scopes opened under a condition this branch contradicts do not exist here.
+                result = tuple(s for s in result if not any(
+                    _negate(c) in self.path_conds for c in s.conds))
+            return result
         finally:
             self.path_conds = saved
 
@@ -354,6 +369,30 @@ class _Walker:
             out = _merge(out, entry)
         return out
 
+    def _escaped(self) -> set[str]:
+        """Cookies stored into an object or handed to a function other than a restore."""
+        if self._escaped_cache is None:
+            out: set[str] = set()
+            body = self.fn.body
+            if body is not None:
+                for node in self.fn.unit.assignments_in(body):
+                    if node.type != "assignment_expression":
+                        continue
+                    left = node.child_by_field_name("left")
+                    right = node.child_by_field_name("right")
+                    if left is not None and right is not None and right.type == "identifier" \
+                            and left.type in ("field_expression", "pointer_expression",
+                                              "subscript_expression"):
+                        out.add(node_text(right))
+                for call in self.fn.unit.calls_in(body):
+                    if call.name in self.scopes.restore_kind or call.name in \
+                            self.scopes.save_kind or call.name in self.closers \
+                            or call.name in self.openers:
+                        continue
+                    out.update(node_text(a) for a in call.args if a.type == "identifier")
+            self._escaped_cache = out
+        return self._escaped_cache
+
     def _exit(self, node: Node, state: State, how: str) -> None:
         if state is None:
             return
@@ -361,9 +400,10 @@ class _Walker:
         if node.type == "return_statement" and node.named_children:
             returned = node_text(node.named_children[0]).strip()
         line = self.line(node)
+        escaped = self._escaped()
         for scope in self._live(state):
-            if scope.cookie == returned:
-                continue  # handed to the caller
+            if scope.cookie == returned or scope.cookie in escaped:
+                continue  # handed to the caller or to an object that ends the scope later
             key = (scope.cookie, scope.line, line)
             if key not in self._reported:
                 self._reported.add(key)
@@ -375,8 +415,10 @@ class _Walker:
         end = self.walk(self.fn.body, ())
         if self.fn.complete and end:
             last = self.fn.end_line
+            escaped = self._escaped()
             for scope in self._live(end):
-                self.report.leaks.append(Leak(scope, last, "end"))
+                if scope.cookie not in escaped:
+                    self.report.leaks.append(Leak(scope, last, "end"))
         return self.report
 
 
@@ -385,6 +427,12 @@ def _missing_semicolon(stmt: Node) -> bool:
     return last is not None and last.is_missing
 
 
-def pair_scopes(fn: CFunction, scopes: ScopeTables) -> PairingReport:
-    """Walk every path of ``fn`` and report unpaired memalloc scopes."""
-    return _Walker(fn, scopes).run()
+def pair_scopes(fn: CFunction, scopes: ScopeTables, openers: Mapping[str, str] | None = None,
+                closers: Mapping[str, str] | None = None) -> PairingReport:
+    """Walk every path of ``fn`` and report unpaired memalloc scopes.
+
+    ``openers``/``closers`` are helpers that open a scope and return its cookie
+    (``memflags = blk_mq_freeze_queue(q)``) or close one given the cookie
+    (``blk_mq_unfreeze_queue(q, memflags)``).
+    """
+    return _Walker(fn, scopes, openers or {}, closers or {}).run()

@@ -28,8 +28,16 @@ class Allocation:
         return self.gfp is None
 
 
-def allocations(ctx: ImageContext, fn: CFunction) -> Iterator[Allocation]:
+def allocations(ctx: ImageContext, fn: CFunction) -> list[Allocation]:
     """Every allocation in ``fn``: calls with a gfp argument, and gfp-less allocators."""
+    cache: dict[int, list[Allocation]] = ctx.__dict__.setdefault("_allocations", {})
+    key = id(fn)
+    if key not in cache:
+        cache[key] = list(_allocations(ctx, fn))
+    return cache[key]
+
+
+def _allocations(ctx: ImageContext, fn: CFunction) -> Iterator[Allocation]:
     implicit = set(ctx.tables.gfp.implicit_kernel_alloc)
     for call in fn.calls:
         vcall = ctx.vmalloc_call(call)
@@ -53,7 +61,8 @@ def blocking_entry(ctx: ImageContext, fn: CFunction, call: Call) -> BlockingCall
         return entry
     if cond.index >= len(call.args):
         return None
-    values = _possible_values(fn, call.args[cond.index])
+    args = call.args if cond.index < 0 else (call.args[cond.index],)
+    values = [v for arg in args for v in _possible_values(fn, arg)]
     for value in values:
         if value in cond.values or any(word in value for word in cond.contains):
             return entry
@@ -66,8 +75,7 @@ def _possible_values(fn: CFunction, arg: Node) -> list[str]:
     out = [text]
     if arg.type != "identifier" or fn.body is None:
         return out
-    for node in fn.unit.iter_nodes(fn.body, frozenset({"init_declarator",
-                                                        "assignment_expression"})):
+    for node in fn.unit.assignments_in(fn.body):
         target = node.child_by_field_name("declarator" if node.type == "init_declarator"
                                           else "left")
         value = node.child_by_field_name("value" if node.type == "init_declarator" else "right")

@@ -17,7 +17,7 @@ from heuristics.cparse import Call, CFunction
 from heuristics.model import KernelVersion
 from heuristics.tables import ApiTables, PathClasses
 
-RegionKind = Literal["scope", "txn", "lock"]
+RegionKind = Literal["scope", "txn", "lock", "held"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +148,15 @@ def compute_regions(
                     needs_nofs=not makes, scope_kind=None, open_call=name, fs=txn.fs)))
             elif name in tables.txn_end:
                 close(f"txn:{tables.txn_end[name].fs}", call.line)
+            elif name in tables.held_acquire and call.args and not _reclaim_lock(
+                    name, call, tables, path):
+                pair = tables.held_acquire[name]
+                open_.append(_Open(f"held:{pair}:{call.arg_texts[0]}", Region(
+                    "held", call.arg_texts[0], call.line, None, makes_nofs=False,
+                    needs_nofs=False, scope_kind=None, open_call=name)))
+            elif name in tables.held_release and call.args and not _reclaim_lock(
+                    name, call, tables, path, release=True):
+                close(f"held:{tables.held_release[name]}:{call.arg_texts[0]}", call.line)
             elif name in tables.lock_acquire:
                 for lock in tables.lock_acquire[name]:
                     if lock.paths and not PathClasses.matches(path, lock.paths):
@@ -165,6 +174,18 @@ def compute_regions(
                     close(f"lock:{lock.name}", call.line)
                     break
     return done + [o.region for o in open_]
+
+
+def _reclaim_lock(name: str, call: Call, tables: ApiTables, path: str,
+                  release: bool = False) -> bool:
+    """Whether an ordinary lock call is one of the reclaim-shared locks of the table."""
+    table = tables.lock_release if release else tables.lock_acquire
+    for lock in table.get(name, []):
+        if lock.paths and not PathClasses.matches(path, lock.paths):
+            continue
+        if lock.arg_contains is None or lock.arg_contains in call.text:
+            return True
+    return False
 
 
 def _open_lock_for_helper(name: str, call: Call, tables: ApiTables, open_: list[_Open],

@@ -101,7 +101,7 @@ def _dedent(doc: str) -> str:
 
 def rule(
     *,
-    id: str,  # noqa: A002 - the catalogue calls it an id
+    id: str,
     name: str,
     category: Category,
     severity: Severity,
@@ -120,8 +120,9 @@ def rule(
             raise RegistryError(f"{id}: name {name!r} is not kebab-case")
         if id in _RULES:
             raise RegistryError(f"{id}: registered twice")
-        if func.__name__ != name.replace("-", "_"):
-            raise RegistryError(f"{id}: function {func.__name__} should be {name.replace('-', '_')}")
+        wanted = name.replace("-", "_")
+        if func.__name__ != wanted:
+            raise RegistryError(f"{id}: function {func.__name__} should be {wanted}")
         doc = _dedent(func.__doc__ or "")
         sections = doc_sections(doc)
         missing = [s for s in DOC_SECTIONS if not sections.get(s)]

@@ -208,6 +208,15 @@ class ReclaimLock(BaseModel):
     needs_scope_since: str | None = None
 
 
+class HeldLock(BaseModel):
+    """An ordinary lock pair, paired by the first argument."""
+
+    model_config = _STRICT
+
+    acquire: list[str]
+    release: list[str]
+
+
 class Callback(BaseModel):
     """A callback that reclaim (or an atomic context) may invoke."""
 
@@ -216,12 +225,17 @@ class Callback(BaseModel):
     kind: str
     fields: list[str]
     name_suffixes: list[str] = Field(default_factory=list)
+    # Helpers named after the callback they serve ("evict_refill_and_join").
+    name_prefixes: list[str] = Field(default_factory=list)
     atomic: str | None = None
     reclaim: bool = True
 
 
 class ArgCondition(BaseModel):
-    """Blocking only when an argument matches (e.g. write_inode_now(inode, 1))."""
+    """Blocking only when an argument matches (e.g. write_inode_now(inode, 1)).
+
+    index -1 means any argument.
+    """
 
     model_config = _STRICT
 
@@ -237,7 +251,7 @@ class BlockingCall(BaseModel):
 
     kind: Literal[
         "sync-io", "writeback-wait", "wait", "sleep", "lock", "commit-wait",
-        "rpc", "cluster-lock", "rcu-wait", "iput", "alloc",
+        "rpc", "cluster-lock", "rcu-wait", "iput", "alloc", "dlm",
     ]
     names: list[str] = Field(default_factory=list)
     prefixes: list[str] = Field(default_factory=list)
@@ -327,12 +341,40 @@ class ApiTables(BaseModel):
     vmalloc: VmallocTables
     transactions: list[Transaction]
     locks: list[ReclaimLock]
+    held_locks: list[HeldLock] = Field(default_factory=list)
     reclaim: ReclaimTables
     paths: PathClasses
     attribute_macros: list[str]
     attribute_macros_with_args: list[str]
     releases: list[Release]
     mainline: str
+
+    @cached_property
+    def relevant_identifiers(self) -> frozenset[str]:
+        """Every identifier the rules react to (a line without one cannot matter)."""
+        names: set[str] = set(self.gfp.masks) | set(self.gfp.alloc_calls)
+        names |= set(self.gfp.implicit_kernel_alloc) | set(self.gfp.mask_functions)
+        for kind in self.scope.kinds:
+            names |= set(kind.save) | set(kind.restore)
+        names |= set(self.scope.pf_flags) | {h.name for h in self.scope.helpers}
+        names |= set(self.scope.device_noio) | set(self.scope.guard_classes)
+        names |= {c.name for c in self.vmalloc.calls}
+        names |= {c.name + "_noprof" for c in self.vmalloc.calls}
+        for txn in self.transactions:
+            names |= set(txn.begin) | set(txn.end)
+        for lock in self.locks:
+            names |= set(lock.acquire) | set(lock.release)
+        for held in self.held_locks:
+            names |= set(held.acquire) | set(held.release)
+        for cb in self.reclaim.callbacks:
+            names |= set(cb.fields)
+        for entry in self.reclaim.blocking:
+            names |= set(entry.names)
+        names |= set(self.reclaim.gate_calls) | set(self.reclaim.gate_flags)
+        names |= set(self.reclaim.gate_fields) | set(self.reclaim.deferral)
+        names |= {"mapping_set_gfp_mask", "inode_nohighmem", "iput", "igrab", "guard",
+                  "scoped_guard", "current"}
+        return frozenset(names)
 
     @property
     def mainline_version(self) -> KernelVersion:
@@ -355,6 +397,16 @@ class ApiTables(BaseModel):
             if txn.paths and PathClasses.matches(path, txn.paths):
                 return txn
         return None
+
+    @cached_property
+    def held_acquire(self) -> dict[str, int]:
+        """acquire call of an ordinary lock -> index of its pair."""
+        return {n: i for i, h in enumerate(self.held_locks) for n in h.acquire}
+
+    @cached_property
+    def held_release(self) -> dict[str, int]:
+        """release call of an ordinary lock -> index of its pair."""
+        return {n: i for i, h in enumerate(self.held_locks) for n in h.release}
 
     @cached_property
     def lock_acquire(self) -> dict[str, list[ReclaimLock]]:

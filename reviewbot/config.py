@@ -1,7 +1,9 @@
-"""Settings: config/default.toml, then a site file (--config), then the command line.
+"""Settings: config/default.toml, then a site file, git config, the environment, the command line.
 
-Every section is a pydantic model with ``extra="forbid"``; a bad file fails
-with a message naming the file and the key.
+Every section is a pydantic model with ``extra="forbid"``; a bad value fails
+with a message naming its source (file, git config key or environment
+variable) and the key. The git config and environment layers live in
+``reviewbot.configlayers``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -40,6 +42,14 @@ class OutputSettings(BaseModel):
 
     min_severity: Severity = Severity.WARNING
     fail_on: Severity = Severity.WARNING
+    docs_url: str = "https://reviewbot.invalid/rules/{rule}.html"
+
+    @field_validator("docs_url")
+    @classmethod
+    def _has_rule(cls, value: str) -> str:
+        if "{rule}" not in value:
+            raise ValueError("must contain {rule}")
+        return value
 
 
 class KernelSettings(BaseModel):
@@ -64,6 +74,7 @@ class RuleSettings(BaseModel):
 
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
+    scope: list[str] = Field(default_factory=list)
     severity: dict[str, Severity] = Field(default_factory=dict)
     paths: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -84,6 +95,22 @@ class RuleSettings(BaseModel):
         return value
 
 
+HookName = Literal["sendemail-validate", "pre-push"]
+HOOK_NAMES: tuple[HookName, ...] = ("sendemail-validate", "pre-push")
+
+
+class HookSettings(BaseModel):
+    """[hooks]: the git hooks (sendemail-validate, pre-push)."""
+
+    model_config = _STRICT
+
+    enabled: bool = True
+    fail_on: Severity = Severity.ERROR
+    tree: bool = True
+    install: list[HookName] = Field(default_factory=lambda: list(HOOK_NAMES))
+    max_commits: int = Field(default=100, ge=1)
+
+
 class Settings(BaseModel):
     """The whole configuration."""
 
@@ -92,6 +119,7 @@ class Settings(BaseModel):
     output: OutputSettings = Field(default_factory=OutputSettings)
     kernel: KernelSettings = Field(default_factory=KernelSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
+    hooks: HookSettings = Field(default_factory=HookSettings)
     bot: BotIdentity = Field(default_factory=BotIdentity)
     lore: LoreSettings = Field(default_factory=LoreSettings)
     scope: ScopeSettings = Field(default_factory=ScopeSettings)
@@ -102,17 +130,19 @@ class Settings(BaseModel):
     policy: PolicySettings = Field(default_factory=PolicySettings)
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``: tables merge key by key, anything else is replaced."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge(out[key], value)
         else:
             out[key] = value
     return out
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def describe(exc: ValidationError, source: str) -> str:
+    """One readable line per validation error: ``source: key: problem``."""
     parts = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
@@ -129,28 +159,33 @@ def default_data() -> dict[str, Any]:
     return tomllib.loads(raw.decode("utf-8"))
 
 
+def read_site_file(path: Path) -> dict[str, Any]:
+    """A site file's TOML as a dict (ConfigError naming the file when unreadable)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
 def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None
                   ) -> Settings:
     """Defaults, then ``path`` (if given), then ``overrides``; validated."""
     data = default_data()
     source = "config/default.toml"
     if path is not None:
+        site = read_site_file(path)
         try:
-            site = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-        try:
-            Settings.model_validate(_merge(default_data(), site))
+            Settings.model_validate(merge(default_data(), site))
         except ValidationError as exc:
-            raise ConfigError(_describe(exc, str(path))) from exc
-        data = _merge(data, site)
+            raise ConfigError(describe(exc, str(path))) from exc
+        data = merge(data, site)
         source = str(path)
     if overrides:
-        data = _merge(data, overrides)
+        data = merge(data, overrides)
         source = "command line"
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from exc
+        raise ConfigError(describe(exc, source)) from exc

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 from heuristics.inputs import FileChange, from_patched_file
 
@@ -68,7 +68,7 @@ def repair(diff: str) -> str:
         while i < n and (old_left > 0 or new_left > 0):
             cur = lines[i]
             nxt = lines[i + 1] if i + 1 < n else ""
-            if cur == "-- " and not nxt[:1] in (" ", "+", "-", "@"):
+            if cur == "-- " and nxt[:1] not in (" ", "+", "-", "@"):
                 break  # signature separator, not a removed line
             if cur.startswith("\\"):
                 body.append(cur)

@@ -66,6 +66,8 @@ class PatchMail:
     cc: tuple[tuple[str, str], ...] = ()
     list_ids: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = field(default=b"", repr=False, compare=False)
+    diff: str = field(default="", repr=False, compare=False)
 
     @property
     def stable_version(self) -> str | None:
@@ -161,9 +163,12 @@ def _references(msg: EmailMessage) -> tuple[str, ...]:
     return tuple(re.findall(r"<([^<>\s]+)>", raw))
 
 
-def mail_from_message(msg: EmailMessage, source: str, commit: str | None = None
-                      ) -> PatchMail | CoverMail | None:
-    """Turn one parsed message into a patch or cover letter (None: not a patch)."""
+def mail_from_message(msg: EmailMessage, source: str, commit: str | None = None,
+                      raw: bytes = b"") -> PatchMail | CoverMail | None:
+    """Turn one parsed message into a patch or cover letter (None: not a patch).
+
+    ``raw`` is the message as read, kept so that ``git am`` can apply it later.
+    """
     subject = clean_header(msg.get("Subject", ""))
     body = decode_text_parts(msg)
     parts = split_body_parts(body)
@@ -207,6 +212,8 @@ def mail_from_message(msg: EmailMessage, source: str, commit: str | None = None
         to=_addresses(msg, "To"),
         cc=_addresses(msg, "Cc"),
         list_ids=list_ids,
+        raw=raw,
+        diff=diff_text,
     )
 
 
@@ -220,7 +227,7 @@ def mail_from_diff(text: str, source: str) -> PatchMail:
     return PatchMail(
         source=source, subject=Path(source).name, title=Path(source).name, message_id=None,
         author=("", ""), date=None, version=1, counter=1, expected=1, counters_inferred=True,
-        prefixes=(), is_reply=False, commit_message=preamble, files=files,
+        prefixes=(), is_reply=False, commit_message=preamble, files=files, diff=diff_text,
     )
 
 
@@ -259,7 +266,7 @@ def _read_message(raw: bytes, source: str, out: Ingested, commit: str | None) ->
         msg = parse_message(raw)
         if not msg.keys():
             raise DiffError("message has no headers")
-        result = mail_from_message(msg, source, commit)
+        result = mail_from_message(msg, source, commit, raw)
     except (DiffError, ValueError, LookupError, UnicodeError) as exc:
         out.errors.append(InputError(source, str(exc) or type(exc).__name__))
         return

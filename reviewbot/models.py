@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from heuristics.model import Finding
 
-DOCS_URL = "https://reviewbot.invalid/rules/{rule}"
+# Default docs link ([output] docs_url overrides it).
+DOCS_URL = "https://reviewbot.invalid/rules/{rule}.html"
 
 
 class ReportedFinding(Finding):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from heuristics import PatchInput, analyse, whole_file
 from heuristics.engine import Analysis
-from heuristics.model import Finding, KernelVersion, Severity
+from heuristics.model import Confidence, Finding, KernelVersion, Severity
 from heuristics.registry import Rule, select_rules
 from heuristics.tables import ApiTables, PathClasses
 from reviewbot import __version__
@@ -53,17 +53,19 @@ class Options:
         return self.kernel_version or self.settings.kernel.version or None
 
 
-def report_finding(finding: Finding, **extra: object) -> ReportedFinding:
+def report_finding(finding: Finding, docs_url: str = DOCS_URL, **extra: object
+                   ) -> ReportedFinding:
     """Attach the docs link (and any attribution) to a finding."""
-    data = finding.model_dump()
+    data = dict(finding.__dict__)
     data.update(extra)
-    data.setdefault("docs_url", DOCS_URL.format(rule=finding.rule))
-    return ReportedFinding.model_validate(data)
+    data.setdefault("docs_url", docs_url.format(rule=finding.rule))
+    return ReportedFinding.model_construct(**data)  # fields already validated
 
 
 def apply_policy(findings: Iterable[Finding], settings: Settings) -> list[Finding]:
-    """Per-rule severity overrides and path scopes from the configuration."""
+    """Review scope, per-rule path scopes and severity overrides from the configuration."""
     out = []
+    scope = settings.rules.scope
     for finding in findings:
         scopes = settings.rules.paths.get(finding.rule)
         if scopes and not PathClasses.matches(finding.file, scopes):
@@ -71,6 +73,9 @@ def apply_policy(findings: Iterable[Finding], settings: Settings) -> list[Findin
         severity = settings.rules.severity.get(finding.rule)
         if severity is not None:
             finding = finding.model_copy(update={"severity": severity})
+        elif scope and not PathClasses.matches(finding.file, scope):
+            finding = finding.model_copy(update={"severity": Severity.ADVICE,
+                                                 "confidence": Confidence.LOW})
         out.append(finding)
     return out
 
@@ -95,8 +100,9 @@ def review_from_analysis(patch: PatchMail, analysis: Analysis, options: Options,
                          version: KernelVersion, source: str, series: Series | None) -> Review:
     """Build the Review for one analysed patch."""
     settings = options.settings
-    findings = [report_finding(f) for f in apply_policy(analysis.findings, settings)]
-    pre = [report_finding(f, preexisting=True)
+    docs = settings.output.docs_url
+    findings = [report_finding(f, docs) for f in apply_policy(analysis.findings, settings)]
+    pre = [report_finding(f, docs, preexisting=True)
            for f in apply_policy(analysis.preexisting, settings)]
     return Review(
         source=patch.source,
@@ -114,10 +120,11 @@ def review_from_analysis(patch: PatchMail, analysis: Analysis, options: Options,
     )
 
 
-def review_series(series: Series, options: Options) -> list[Review]:
+def review_series(series: Series, options: Options, tree_version: str | None = None
+                  ) -> list[Review]:
     """Review every patch of one series against its hunks."""
     tables = options.api()
-    version, source = resolve(options.explicit_version(), series.patches, tables)
+    version, source = resolve(options.explicit_version(), series.patches, tables, tree_version)
     rules = options.rules()
     reviews = []
     for patch in series.patches:
@@ -184,7 +191,8 @@ def scan_paths(paths: Sequence[str], options: Options, root: Path | None = None)
                            kernel_version=version, scan=True,
                            extra={"kernel_version_source": source})
         analysis = analyse(patch, tables, rules)
-        findings = [report_finding(f) for f in apply_policy(analysis.findings, options.settings)]
+        findings = [report_finding(f, options.settings.output.docs_url)
+                    for f in apply_policy(analysis.findings, options.settings)]
         report.reviews.append(Review(
             source=str(path), subject=name, mode="scan", kernel_version=str(version),
             kernel_version_source=source, findings=findings,

@@ -68,7 +68,12 @@ def assemble(ingested: Ingested, all_versions: bool = False) -> list[Series]:
         if patch.is_reply and root in roots_with_submissions:
             continue  # discussion inside a series thread, not a submission
         if patch.message_id is None and not patch.references:
-            key = "local:" + str(patch.expected)
+            # No threading: numbered patches from one directory form a series,
+            # anything else stands alone.
+            if patch.counters_inferred:
+                key = "file:" + patch.source
+            else:
+                key = f"local:{patch.source.rsplit('/', 1)[0]}:{patch.expected}"
         else:
             key = root or patch.source
         groups.setdefault((key, patch.version), []).append(patch)
@@ -84,8 +89,11 @@ def assemble(ingested: Ingested, all_versions: bool = False) -> list[Series]:
         family = _family_key(parse_patch_subject(title).title if cover is not None else title)
         series.append(Series(version, patches[0].expected, patches, cover, family))
 
+    # Report in input order: the position of each series' first patch.
+    order = {id(p): i for i, p in enumerate(ingested.patches)}
+    series.sort(key=lambda s: min(order[id(p)] for p in s.patches))
     if all_versions:
-        return sorted(series, key=lambda s: (s.family, s.version))
+        return series
     newest: dict[str, Series] = {}
     for item in series:
         best = newest.get(item.family)
@@ -95,4 +103,4 @@ def assemble(ingested: Ingested, all_versions: bool = False) -> list[Series]:
             newest[item.family] = item
         else:
             best.superseded.append(item.version)
-    return sorted(newest.values(), key=lambda s: (s.patches[0].source, s.family))
+    return sorted(newest.values(), key=lambda s: order[id(s.patches[0])])

@@ -1,8 +1,10 @@
-"""Test defaults: no network beyond loopback, private temp home/XDG dirs, quiet git."""
+"""Test defaults: no network beyond loopback, private temp home/XDG dirs, quiet git,
+no reviewbot settings from the caller's environment."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,4 +46,6 @@ def _sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.org")
     for var in ("REVIEWBOT_CONFIG", "REVIEWBOT_SMTP_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith(("REVIEWBOT_", "GIT_SENDEMAIL_"))]:
+        monkeypatch.delenv(var)  # settings and hook state from the caller's environment
     yield

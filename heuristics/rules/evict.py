@@ -16,7 +16,7 @@ from heuristics.registry import Hit, rule
 
 _EVICT = frozenset({"evict_inode", "destroy_inode"})
 _WAIT_KINDS = frozenset({"sync-io", "writeback-wait", "wait", "commit-wait", "rpc", "rcu-wait",
-                         "sleep"})
+                         "sleep", "dlm"})
 
 
 def _punts_in_reclaim(f: Facts) -> bool:
@@ -29,6 +29,13 @@ def _callback_fns(ctx: ImageContext, kinds: frozenset[str]) -> Iterator[tuple[CF
         hit = sorted(ctx.callback_kinds(fn) & kinds)
         if hit:
             yield fn, hit[0]
+
+
+def _role(ctx: ImageContext, fn: CFunction, kind: str) -> str:
+    """"is ->evict_inode" or "is called from foo_evict_inode() (->evict_inode)"."""
+    via = ctx.callback_via(fn, kind)
+    words = _CALLBACK_WORDS.get(kind, kind)
+    return f"is called from {via}() ({words})" if via else f"is {words}"
 
 
 _CALLBACK_WORDS = {
@@ -113,7 +120,7 @@ def txn_in_evict(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=call.line, function=fn.name, key=f"txn-evict:{call.name}",
                 severity=severity,
-                message=(f"{fn.display_name}() is {_CALLBACK_WORDS[kind]}, which runs from the "
+                message=(f"{fn.ref} {_role(ctx, fn, kind)}, which runs from the "
                          f"inode shrinker in kswapd and direct reclaim; {call.name}() here "
                          f"({where}) can wait for log space or a commit that needs reclaim to "
                          "progress. Defer it (as XFS inodegc or the gfs2 delete workqueue do) "
@@ -189,13 +196,30 @@ def sync_io_in_reclaim_callback(ctx: ImageContext) -> Iterator[Hit]:
         for call, wait_kind, bounded in _waits(ctx, fn):
             if _punts_in_reclaim(facts_for(ctx, fn, call)):
                 continue
+            what = ("may need DLM communication (and so memory)" if wait_kind == "dlm"
+                    else "waits for IO or a commit")
             yield Hit(
                 line=call.line, function=fn.name, key=f"wait:{kind}:{call.name}",
                 confidence=Confidence.LOW if bounded else None,
-                message=(f"{call.name}() waits for IO or a commit in {fn.display_name}(), which "
-                         f"is {_CALLBACK_WORDS[kind]} and is called by reclaim; if that IO "
+                message=(f"{call.name}() {what} in {fn.ref}, which "
+                         f"{_role(ctx, fn, kind)} and is called by reclaim; if that IO "
                          "needs memory, reclaim stalls behind itself. Can it be avoided or "
                          "moved to a worker?"),
+            )
+        if kind not in _EVICT:
+            continue
+        for call in fn.calls:
+            entry = blocking_entry(ctx, fn, call)
+            if entry is None or entry.kind != "lock" or call.name in ctx.tables.txn_begin:
+                continue
+            if _punts_in_reclaim(facts_for(ctx, fn, call)):
+                continue
+            yield Hit(
+                line=call.line, function=fn.name, key=f"lock:{kind}:{call.name}",
+                confidence=Confidence.LOW,
+                message=(f"{call.name}() in {fn.ref} ({_role(ctx, fn, kind)}) can "
+                         "sleep on a lock that a task blocked in reclaim may hold (or that is "
+                         "held across IO reclaim waits for); is it needed during eviction?"),
             )
 
 
@@ -258,7 +282,7 @@ def sleep_in_atomic_inode_callback(ctx: ImageContext) -> Iterator[Hit]:
                 continue
             yield Hit(
                 line=call.line, function=fn.name, key=f"atomic:{kind}:{call.name}",
-                message=f"{why}; {reason} here in {fn.display_name}()",
+                message=f"{why}; {reason} here in {fn.ref}",
             )
 
 
@@ -337,7 +361,7 @@ def shrinker_blocking(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=call.line, function=fn.name, key=f"shrinker:{kind}:{call.name}",
                 severity=Severity.ERROR if count else None,
-                message=(f"{what} in {fn.display_name}(), {_CALLBACK_WORDS[kind]}. Shrinkers "
+                message=(f"{what} in {fn.ref}, which {_role(ctx, fn, kind)}. Shrinkers "
                          "run inside whatever allocation triggered reclaim; if that caller holds "
                          "this lock or a transaction, this deadlocks. Bail when sc->gfp_mask "
                          "lacks __GFP_FS and use a trylock"),
@@ -353,7 +377,7 @@ def shrinker_blocking(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=alloc.call.line, function=fn.name, key=f"shrinker-alloc:{alloc.call.name}",
                 severity=Severity.ERROR if count else None,
-                message=(f"{alloc.call.name}() in {fn.display_name}() allocates with a mask "
+                message=(f"{alloc.call.name}() in {fn.ref} allocates with a mask "
                          "that can recurse into reclaim from inside a shrinker; use GFP_NOWAIT "
                          "or allocate before registering"),
             )
@@ -448,7 +472,7 @@ def release_folio_ignores_gfp(ctx: ImageContext) -> Iterator[Hit]:
                 line=call.line, function=fn.name, key=f"release-wait:{call.name}",
                 severity=severity,
                 confidence=Confidence.LOW if entry.bounded else None,
-                message=(f"{call.name}() in {fn.display_name}() (->release_folio) waits without "
+                message=(f"{call.name}() in {fn.ref} (->release_folio) waits without "
                          f"checking that {' and that '.join(missing)}; release_folio is called "
                          "from reclaim and compaction with the caller's gfp, so waiting here can "
                          "deadlock. Return false instead"),
@@ -527,9 +551,9 @@ def nofail_in_reclaim(ctx: ImageContext) -> Iterator[Hit]:
             if not (nofail or mempool):
                 continue
             if cb:
-                where = f"{fn.display_name}() is {_CALLBACK_WORDS.get(cb[0], cb[0])}"
+                where = f"{fn.ref} {_role(ctx, fn, cb[0])}"
             elif _in_noreclaim_scope(ctx, fn, alloc.call.line):
-                where = f"{fn.display_name}() runs it inside memalloc_noreclaim_save()"
+                where = f"{fn.ref} runs it inside memalloc_noreclaim_save()"
             else:
                 continue
             what = "__GFP_NOFAIL" if nofail else "a blocking mempool_alloc()"
@@ -607,7 +631,7 @@ def nofail_illegal(ctx: ImageContext) -> Iterator[Hit]:
                     line=call.line, function=fn.name, key=f"nofail-atomic:{call.name}",
                     severity=Severity.ERROR if ctx.version >= warned else Severity.WARNING,
                     message=(f"__GFP_NOFAIL needs a blockable mask (the allocator warns since "
-                             f"v6.12); {gfp.describe()} in {call.name}() in {fn.display_name}() "
+                             f"v6.12); {gfp.describe()} in {call.name}() in {fn.ref} "
                              "has no direct reclaim. Use a blocking mask or handle failure"),
                 )
                 continue
@@ -617,7 +641,7 @@ def nofail_illegal(ctx: ImageContext) -> Iterator[Hit]:
                     line=call.line, function=fn.name, key=f"nofail-order:{call.name}",
                     severity=Severity.WARNING,
                     message=(f"{call.name}() with __GFP_NOFAIL and order {order} in "
-                             f"{fn.display_name}() triggers an allocator warning; NOFAIL for "
+                             f"{fn.ref} triggers an allocator warning; NOFAIL for "
                              "costly orders is highly discouraged"),
                 )
             var = assigned_variable(call)
@@ -626,7 +650,7 @@ def nofail_illegal(ctx: ImageContext) -> Iterator[Hit]:
                     line=call.line, function=fn.name, key=f"nofail-nullcheck:{call.name}:{var}",
                     severity=Severity.ADVICE,
                     message=(f"{call.name}() with __GFP_NOFAIL never returns NULL; the check of "
-                             f"{var} that follows in {fn.display_name}() is dead code"),
+                             f"{var} that follows in {fn.ref} is dead code"),
                 )
 
 
@@ -714,9 +738,11 @@ def final_iput_in_unsafe_context(ctx: ImageContext) -> Iterator[Hit]:
             continue
         cb = sorted(ctx.callback_kinds(fn) & unsafe)
         for call in iputs:
-            held = [r for r in ctx.regions_at(fn, call.line) if r.kind in ("txn", "lock")]
+            held = [r for r in ctx.regions_at(fn, call.line) if r.kind in ("txn", "lock", "held")]
             if held:
-                where = f"with {held[-1].label} held ({held[-1].open_call}() at line " \
+                what = (held[-1].label if held[-1].kind != "held"
+                        else f"the lock {held[-1].label}")
+                where = f"with {what} held ({held[-1].open_call}() at line " \
                         f"{held[-1].open_line})"
             elif cb:
                 where = f"from {_CALLBACK_WORDS[cb[0]]}"
@@ -725,6 +751,6 @@ def final_iput_in_unsafe_context(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=call.line, function=fn.name, key="iput",
                 message=(f"if this is the last reference, iput() runs ->evict_inode right here "
-                         f"in {fn.display_name}() {where}; defer the iput (delayed/async iput) "
+                         f"in {fn.ref} {where}; defer the iput (delayed/async iput) "
                          "or take it after the lock is dropped"),
             )

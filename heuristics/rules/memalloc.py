@@ -6,26 +6,27 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from heuristics.context import ImageContext
-from heuristics.cparse import CFunction, node_text
+from heuristics.context import ChangeContext, ImageContext
+from heuristics.cparse import Call, CFunction, node_text
 from heuristics.model import Category, Confidence, KernelVersion, Severity
 from heuristics.pairing import PairingReport, pair_scopes
 from heuristics.registry import Hit, rule
 
-_THREAD_HINTS = ("thread", "worker", "kthread", "_fn", "daemon", "_main")
+_THREAD_HINTS = ("thread", "worker", "kthread", "kjournald", "daemon", "_main", "_loop")
 
 
 def _pairing(ctx: ImageContext, fn: CFunction) -> PairingReport:
     cache: dict[int, PairingReport] = ctx.__dict__.setdefault("_pairing", {})
     key = id(fn)
     if key not in cache:
-        cache[key] = pair_scopes(fn, ctx.tables.scope)
+        cache[key] = pair_scopes(fn, ctx.tables.scope, ctx.patch.openers, ctx.patch.closers)
     return cache[key]
 
 
 def _has_scope_calls(ctx: ImageContext, fn: CFunction) -> bool:
     scope = ctx.tables.scope
-    return any(c.name in scope.save_kind or c.name in scope.restore_kind for c in fn.calls)
+    return any(c.name in scope.save_kind or c.name in scope.restore_kind
+               or c.name in ctx.patch.openers for c in fn.calls)
 
 
 def _restore_state(ctx: ImageContext) -> str:
@@ -108,15 +109,23 @@ def save_without_restore_on_path(ctx: ImageContext) -> Iterator[Hit]:
             flag = {"nofs": "PF_MEMALLOC_NOFS", "noio": "PF_MEMALLOC_NOIO",
                     "noreclaim": "PF_MEMALLOC", "pin": "PF_MEMALLOC_PIN"}.get(scope.kind,
                                                                               "the scope flag")
+            if scope.save_name in ctx.tables.scope.save_kind:
+                end = f"memalloc_{scope.kind}_restore({scope.cookie})"
+            else:
+                closer = next((name for name, kind in ctx.patch.closers.items()
+                               if kind == scope.kind and name.replace("unfreeze", "freeze")
+                               .replace("_up_", "_down_") == scope.save_name), None)
+                end = f"{closer}(..., {scope.cookie})" if closer else f"the matching " \
+                    f"release of {scope.cookie}"
             yield Hit(
                 line=line, function=fn.name,
                 key=f"leak:{scope.cookie}:{scope.kind}:{leak.how}:"
                     f"{' '.join(ctx.text(leak.line).split())}",
-                message=(f"this path {where} from {fn.display_name}() with {flag} still set "
+                message=(f"this path {where} from {fn.ref} with {flag} still set "
                          f"by {scope.save_name}() at line {scope.line}; every later allocation "
-                         f"by this task silently becomes {scope.kind.upper()}. Restore "
-                         f"{scope.cookie} before returning or use the common exit label"),
-                suggestion=f"memalloc_{scope.kind}_restore({scope.cookie}) on this path",
+                         f"by this task silently becomes {scope.kind.upper()}. Call {end} "
+                         "before returning or use the common exit label"),
+                suggestion=f"{end} on this path",
             )
 
 
@@ -180,7 +189,7 @@ def restore_kind_mismatch(ctx: ImageContext) -> Iterator[Hit]:
                 key=f"kind:{bad.scope.cookie}:{bad.scope.kind}:{bad.restore_name}",
                 message=(f"{bad.scope.cookie} came from {bad.scope.save_name}() (line "
                          f"{bad.scope.line}) but goes to {bad.restore_name}() in "
-                         f"{fn.display_name}(); on this kernel that {effect}. Use "
+                         f"{fn.ref}; on this kernel that {effect}. Use "
                          f"memalloc_{bad.scope.kind}_restore()"),
                 suggestion=f"memalloc_{bad.scope.kind}_restore({bad.scope.cookie})",
             )
@@ -239,14 +248,16 @@ def restore_wrong_cookie(ctx: ImageContext) -> Iterator[Hit]:
     for fn in ctx.functions:
         if not _has_scope_calls(ctx, fn):
             continue
+        cookies = set().union(*(
+            {s.cookie for s in _pairing(ctx, frag).saves} for frag in ctx.fragments(fn)))
         for bad in _pairing(ctx, fn).foreign:
             params = {n for _, n in fn.params}
-            if bad.arg in params:
+            if bad.arg in params or not cookies or bad.arg in cookies:
                 continue
-            saved = ", ".join(sorted(bad.saved_cookies))
+            saved = ", ".join(sorted(cookies))
             yield Hit(
                 line=bad.line, function=fn.name, key=f"foreign:{bad.restore_name}:{bad.arg}",
-                message=(f"{bad.restore_name}({bad.arg}) in {fn.display_name}() restores a "
+                message=(f"{bad.restore_name}({bad.arg}) in {fn.ref} restores a "
                          f"value no save produced here (the cookie is in {saved}), so the "
                          "caller's scope isn't put back as it was"),
                 suggestion=f"{bad.restore_name}({saved.split(', ')[0]})",
@@ -258,7 +269,7 @@ def restore_wrong_cookie(ctx: ImageContext) -> Iterator[Hit]:
             if arg.type in ("binary_expression", "conditional_expression", "call_expression"):
                 yield Hit(
                     line=call.line, function=fn.name, key=f"expr:{call.name}:{call.arg_texts[0]}",
-                    message=(f"{call.name}({call.arg_texts[0]}) in {fn.display_name}() restores a "
+                    message=(f"{call.name}({call.arg_texts[0]}) in {fn.ref} restores a "
                              "computed value; pass exactly the cookie the paired save returned"),
                 )
 
@@ -321,14 +332,14 @@ def restore_literal(ctx: ImageContext) -> Iterator[Hit]:
                                                      and text.startswith("PF_")):
                 continue
             if new_era:
-                message = (f"{call.name}({text}) in {fn.display_name}() is a no-op only since "
+                message = (f"{call.name}({text}) in {fn.ref} is a no-op only since "
                            f"3f6d5e6a468d (v{change}); stable trees without it clear the flag "
                            "even inside a caller's scope. Pass the saved cookie")
                 severity = Severity.WARNING
             else:
-                message = (f"{call.name}({text}) in {fn.display_name}() clears the scope flag on "
-                           f"this kernel (before v{change}), even inside a caller's scope. Pass "
-                           "the cookie the paired save returned")
+                message = (f"{call.name}({text}) in {fn.ref} clears the scope flag on "
+                           f"v{ctx.version} (before v{change}), even inside a caller's scope. "
+                           "Pass the cookie the paired save returned")
                 severity = Severity.ERROR
             yield Hit(line=call.line, function=fn.name, key=f"literal:{call.name}:{text}",
                       message=message, severity=severity)
@@ -390,7 +401,7 @@ def nested_out_of_order(ctx: ImageContext) -> Iterator[Hit]:
                 key=f"order:{bad.outer.cookie}:{bad.inner.cookie}",
                 message=(f"{bad.outer.cookie} (opened at line {bad.outer.line}) is restored "
                          f"while {bad.inner.cookie} (line {bad.inner.line}) is still open in "
-                         f"{fn.display_name}(); scopes unwind LIFO, so the rest of the inner "
+                         f"{fn.ref}; scopes unwind LIFO, so the rest of the inner "
                          "section runs unprotected"),
                 suggestion=f"restore {bad.inner.cookie} first",
             )
@@ -461,7 +472,7 @@ def discarded_save(ctx: ImageContext) -> Iterator[Hit]:
                 line=call.line, function=fn.name, key=f"discarded:{call.name}",
                 severity=Severity.ADVICE if thread else None,
                 confidence=Confidence.MEDIUM if thread else None,
-                message=(f"keep the value {call.name}() returns in {fn.display_name}() and "
+                message=(f"keep the value {call.name}() returns in {fn.ref} and "
                          "restore it; if the scope is meant to last for the thread's lifetime, "
                          "say so in a comment"),
             )
@@ -559,7 +570,7 @@ def cross_function_carrier(ctx: ImageContext) -> Iterator[Hit]:
                 message=(f"{call.name}({obj}) only runs when {cond_text}, but {frees[0].name}"
                          f"({obj}) at line {frees[0].line} frees it on every path; on the other "
                          f"path the scope {obj} carries is never restored in "
-                         f"{fn.display_name}()"),
+                         f"{fn.ref}"),
             )
 
 
@@ -620,7 +631,9 @@ def direct_pf_flags(ctx: ImageContext) -> Iterator[Hit]:
     if ctx.in_paths(ctx.paths.core_mm):
         return
     for fn in ctx.functions:
-        if fn.body is None:
+        if fn.body is None or b"flags" not in (fn.body.text or b""):
+            continue
+        if _restores_whole_word(ctx, fn):
             continue
         for node in ctx.unit.iter_nodes(fn.body, frozenset({"assignment_expression"})):
             left = node.child_by_field_name("left")
@@ -628,8 +641,7 @@ def direct_pf_flags(ctx: ImageContext) -> Iterator[Hit]:
             right = node.child_by_field_name("right")
             if left is None or op is None or right is None:
                 continue
-            if " ".join(node_text(left).split()) not in ("current->flags", "tsk->flags",
-                                                         "task->flags", "p->flags"):
+            if " ".join(node_text(left).split()) not in _TASK_FLAGS:
                 continue
             operator = node_text(op)
             flags = [f for f in _PF_RECURSION_FLAGS if f in _tokens(node_text(right))]
@@ -641,11 +653,30 @@ def direct_pf_flags(ctx: ImageContext) -> Iterator[Hit]:
             verb = "sets" if operator == "|=" else "clears"
             yield Hit(
                 line=line, function=fn.name, key=f"pf:{operator}:{flags[0]}",
-                message=(f"{fn.display_name}() {verb} {flags[0]} by hand; please use "
+                message=(f"{fn.ref} {verb} {flags[0]} by hand; please use "
                          "memalloc_nofs_save()/restore() (or the noio pair): clearing the bit "
                          "unconditionally also ends a caller's scope"),
                 suggestion="memalloc_nofs_save()/memalloc_nofs_restore()",
             )
+
+
+_TASK_FLAGS = ("current->flags", "tsk->flags", "task->flags", "p->flags")
+
+
+def _restores_whole_word(ctx: ImageContext, fn: CFunction) -> bool:
+    """``old = current->flags; ... current->flags = old;`` (the loop worker pattern)."""
+    assert fn.body is not None
+    for node in ctx.unit.assignments_in(fn.body):
+        if node.type != "assignment_expression":
+            continue
+        left = node.child_by_field_name("left")
+        op = node.child_by_field_name("operator")
+        right = node.child_by_field_name("right")
+        if left is None or op is None or right is None or node_text(op) != "=":
+            continue
+        if " ".join(node_text(left).split()) in _TASK_FLAGS and right.type == "identifier":
+            return True
+    return False
 
 
 def _tokens(text: str) -> set[str]:
@@ -720,6 +751,9 @@ def noreclaim_misuse(ctx: ImageContext) -> Iterator[Hit]:
     in_scope = ctx.path.startswith(("fs/", "drivers/"))
     for fn in ctx.functions:
         for call in fn.calls:
+            if b"PF_MEMALLOC" not in (call.node.text or b"") and \
+                    call.name not in ctx.tables.scope.save_kind:
+                continue
             text = call.text
             for flag, removed_in in ctx.tables.scope.removed_flags.items():
                 if flag not in _tokens(text):
@@ -737,14 +771,14 @@ def noreclaim_misuse(ctx: ImageContext) -> Iterator[Hit]:
                                                   "GFP_NOWAIT at the call site")
                 yield Hit(line=call.line, function=fn.name, key=f"noreclaim-flag:{flag}",
                           severity=sev, confidence=Confidence.HIGH,
-                          message=f"{msg} ({fn.display_name}())")
+                          message=f"{msg} ({fn.ref})")
             kind = ctx.tables.scope.save_kind.get(call.name)
             is_noreclaim = kind == "noreclaim" or (kind == "flags" and "PF_MEMALLOC" in _tokens(
                 text))
             if in_scope and is_noreclaim:
                 yield Hit(
                     line=call.line, function=fn.name, key=f"noreclaim:{call.name}",
-                    message=(f"{call.name}() in {fn.display_name}() is not a stronger NOFS: it "
+                    message=(f"{call.name}() in {fn.ref} is not a stronger NOFS: it "
                              "disables reclaim and hands this task the memory reserves. Use "
                              "memalloc_nofs_save() (or noio) to prevent recursion"),
                     suggestion="memalloc_nofs_save()/memalloc_nofs_restore()",
@@ -813,7 +847,7 @@ def cookie_arithmetic(ctx: ImageContext) -> Iterator[Hit]:
                     yield Hit(line=call.line, function=fn.name,
                               key=f"cookie-or:{node_text(left)}",
                               message=(f"{node_text(left)} {node_text(op)} {call.name}() in "
-                                       f"{fn.display_name}() merges cookies; their meaning "
+                                       f"{fn.ref} merges cookies; their meaning "
                                        "changed in v6.9, keep one variable per scope"))
                 elif left is not None:
                     cookies.add(node_text(left))
@@ -837,6 +871,123 @@ def cookie_arithmetic(ctx: ImageContext) -> Iterator[Hit]:
                     continue
                 yield Hit(line=line, function=fn.name,
                           key=f"cookie-test:{' '.join(node_text(node).split())}",
-                          message=(f"{' '.join(node_text(node).split())} in {fn.display_name}() "
+                          message=(f"{' '.join(node_text(node).split())} in {fn.ref} "
                                    "looks inside a saved cookie; its meaning inverted in v6.9 "
                                    "(old state vs newly set bits), treat it as opaque"))
+
+
+def _restore_like(ctx: ChangeContext, call: Call) -> str | None:
+    """A call that ends a scope: memalloc_*_restore, or device noio switched off."""
+    if call.name in ctx.tables.scope.restore_kind:
+        return call.name
+    if call.name in ctx.tables.scope.device_noio and len(call.args) == 2 \
+            and call.arg_texts[1] in ("false", "0"):
+        return call.name
+    return None
+
+
+def _save_like(ctx: ChangeContext, call: Call) -> bool:
+    if call.name in ctx.tables.scope.save_kind:
+        return True
+    return call.name in ctx.tables.scope.device_noio and len(call.args) == 2 \
+        and call.arg_texts[1] in ("true", "1")
+
+
+def _exit_after(image: ImageContext, line: int) -> Node | None:
+    """The return/goto statement a path reaches at ``line`` (the next statement)."""
+    fn = image.unit.function_at(line)
+    if fn is None or fn.body is None:
+        return None
+    for node in image.unit.iter_nodes(fn.body, frozenset({"return_statement",
+                                                          "goto_statement"})):
+        start = image.unit.first_real_line(node)
+        if start is not None and start >= line:
+            return node if start - line <= 2 else None
+    return None
+
+
+@rule(id="MEMALLOC-011", name="restore-dropped-from-exit-path",
+      category=Category.MEMALLOC_UNPAIRED, severity=Severity.ERROR,
+      confidence=Confidence.MEDIUM, kind="change", modes=("hunk", "tree"))
+def restore_dropped_from_exit_path(ctx: ChangeContext) -> Iterator[Hit]:
+    """A restore removed from a path that then leaves the function.
+
+    ## What it does
+    Flags a change that deletes memalloc_*_restore() (or
+    pm_runtime_set_memalloc_noio(dev, false)) right before a ``return`` or
+    ``goto`` while the save stays, so that exit path now leaks the scope. This
+    catches the bug even when the save is outside the hunk.
+
+    ## Why is this bad?
+    Error paths are where restores go missing: the task returns with
+    PF_MEMALLOC_NOFS/NOIO still set and every later allocation is silently
+    constrained. "bcachefs: Fix missing memalloc_nofs_restore()" and "block: Set
+    memalloc_noio to false on device_add_disk() error path" fixed exactly this.
+
+    ## Example
+    ```diff
+    --- a/fs/foo/btree.c
+    +++ b/fs/foo/btree.c
+    @@ -210,7 +210,6 @@ static int foo_btree_split(struct foo_btree *b)
+     	n = foo_node_alloc(b);
+     	if (!n) {
+    -		memalloc_nofs_restore(flags);
+     		return -ENOMEM;
+     	}
+     	foo_node_split(b, n);
+    ```
+
+    ## Use instead
+    ```diff
+    --- a/fs/foo/btree.c
+    +++ b/fs/foo/btree.c
+    @@ -210,7 +210,7 @@ static int foo_btree_split(struct foo_btree *b)
+     	n = foo_node_alloc(b);
+     	if (!n) {
+    -		memalloc_nofs_restore(flags);
+    +		memalloc_nofs_restore(flags);	/* before every return */
+     		return -ENOMEM;
+     	}
+     	foo_node_split(b, n);
+    ```
+
+    ## Known problems
+    When the patch also removes the save, or reroutes the path through a label
+    (``goto out``), nothing is reported; whole-function pairing (MEMALLOC-001)
+    judges those.
+
+    ## References
+    - "bcachefs: Fix missing memalloc_nofs_restore()"
+    - "[PATCH] block: Set memalloc_noio to false on device_add_disk() error path" (2023-12-11)
+    """
+    if ctx.pre is None:
+        return
+    removed_saves = any(_save_like(ctx, c) for b in ctx.blocks
+                        for c in ctx.calls_on(ctx.pre, b.removed))
+    if removed_saves:
+        return
+    for block in ctx.blocks:
+        added = list(ctx.calls_on(ctx.post, block.added))
+        if any(_restore_like(ctx, c) for c in added):
+            continue
+        if any(ln.text.strip().startswith("goto ") for ln in block.added):
+            continue
+        for call in ctx.calls_on(ctx.pre, block.removed):
+            name = _restore_like(ctx, call)
+            if name is None:
+                continue
+            exit_node = _exit_after(ctx.post, block.anchor)
+            if exit_node is None:
+                continue
+            line = ctx.post.unit.first_real_line(exit_node) or block.anchor
+            fn = ctx.post.unit.function_at(line)
+            what = " ".join(node_text(exit_node).split())
+            yield Hit(
+                line=line, function=fn.name if fn is not None else None,
+                key=f"restore-dropped:{name}:{call.arg_texts[0] if call.args else ''}:{what}",
+                message=(f"{call.text} was removed from this path, which then does '{what}' "
+                         f"in {fn.ref if fn is not None else 'this function'}: the "
+                         "scope stays open after the function returns. Keep the restore on "
+                         "every exit"),
+                suggestion=f"{call.text} before '{what}'",
+            )

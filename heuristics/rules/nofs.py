@@ -17,6 +17,13 @@ _NOFS_REASON_WORDS = (
     "deadlock", "reclaim", "recurs", "lockdep", "nofs", "gfp_nofs", "fs_reclaim",
     "transaction", "journal", "shrinker", "writeback",
 )
+# A commit message that talks about the allocation context: the change is
+# deliberate and argued, so a drop of NOFS without visible context is a question.
+_DELIBERATE_WORDS = (
+    "gfp_kernel", "gfp_nofs", "nofs", "gfp", "scope", "ioctl", "syscall", "mount", "sysfs",
+    "debugfs", "module init", "no locks", "not called under", "not under", "outside of a transaction",
+    "outside a transaction", "no transaction", "not in a transaction", "not holding",
+)
 _WRITEBACK_NAME_PARTS = ("writepage", "end_io", "endio", "end_bio", "bio_end", "submit_bio",
                          "readpage", "read_folio", "readahead", "write_end", "ioend")
 
@@ -94,6 +101,7 @@ def nofs_just_in_case(ctx: ImageContext) -> Iterator[Hit]:
         return
     if ctx.patch.message_mentions(*_NOFS_REASON_WORDS):
         return
+    scope_api = ctx.tables.scope.by_kind["nofs"].since_version or ctx.version
     for fn in ctx.functions:
         if _writeback_function(fn) or ctx.callback_kinds(fn):
             continue
@@ -101,13 +109,28 @@ def nofs_just_in_case(ctx: ImageContext) -> Iterator[Hit]:
             gfp = alloc.gfp
             if gfp is None or not gfp.is_nofs or "GFP_NOFS" not in gfp.names:
                 continue
-            if ctx.regions_at(fn, alloc.call.line):
+            regions = ctx.regions_at(fn, alloc.call.line)
+            locks = [r for r in regions if r.kind == "lock" and r.needs_nofs]
+            if locks and not any(r.makes_nofs for r in regions) and ctx.version >= scope_api:
+                lock = locks[-1]
+                yield Hit(
+                    line=alloc.call.line, function=fn.name,
+                    key=f"nofs-under-lock:{alloc.call.name}:{lock.label}",
+                    message=(f"GFP_NOFS for {alloc.call.name}() in {fn.ref} because "
+                             f"{lock.label} is held ({lock.open_call}() at line "
+                             f"{lock.open_line})? Mark that section once with "
+                             "memalloc_nofs_save() where the lock is taken, so every "
+                             "allocation under it is covered, and use GFP_KERNEL here"),
+                    suggestion="memalloc_nofs_save() right after taking the lock",
+                )
+                continue
+            if regions:
                 continue
             yield Hit(
                 line=alloc.call.line,
                 function=fn.name,
                 key=f"nofs:{alloc.call.name}",
-                message=(f"why GFP_NOFS for {alloc.call.name}() in {fn.display_name}()? "
+                message=(f"why GFP_NOFS for {alloc.call.name}() in {fn.ref}? "
                          "Nothing visible here holds a transaction or a lock reclaim needs; "
                          "if such a context exists, mark it once with memalloc_nofs_save() "
                          "where it starts (with a comment naming what reclaim would deadlock "
@@ -190,7 +213,7 @@ def nofs_redundant_in_scope(ctx: ImageContext) -> Iterator[Hit]:
                 yield Hit(
                     line=alloc.call.line, function=fn.name,
                     key=f"redundant:{alloc.call.name}:{region.kind}",
-                    message=(f"{alloc.call.name}() in {fn.display_name}() runs under {what}, "
+                    message=(f"{alloc.call.name}() in {fn.ref} runs under {what}, "
                              "which already makes allocations NOFS; GFP_KERNEL is enough and "
                              "keeps the NOFS context documented in one place"),
                     suggestion="GFP_KERNEL",
@@ -200,7 +223,7 @@ def nofs_redundant_in_scope(ctx: ImageContext) -> Iterator[Hit]:
                     line=alloc.call.line, function=fn.name,
                     key=f"scope-only:{alloc.call.name}",
                     confidence=Confidence.LOW,
-                    message=(f"GFP_NOFS in {fn.display_name}(): since v{scope_only} this "
+                    message=(f"GFP_NOFS in {fn.ref}: since v{scope_only} this "
                              "filesystem runs transactions as NOFS scopes and uses no "
                              "GFP_NOFS; use GFP_KERNEL (with __GFP_NOLOCKDEP where the path "
                              "also runs outside a transaction)"),
@@ -214,7 +237,7 @@ def nofs_redundant_in_scope(ctx: ImageContext) -> Iterator[Hit]:
             if outer:
                 yield Hit(
                     line=call.line, function=fn.name, key=f"nested-scope:{call.name}",
-                    message=(f"this memalloc_nofs_save() in {fn.display_name}() nests inside "
+                    message=(f"this memalloc_nofs_save() in {fn.ref} nests inside "
                              f"the scope opened at line {outer[-1].open_line}; the inner one "
                              "changes nothing"),
                 )
@@ -304,15 +327,14 @@ def nofs_dropped_without_scope(ctx: ChangeContext) -> Iterator[Hit]:
                 continue
             severity, confidence = Severity.ADVICE, Confidence.LOW
             why = f"; {txn.fs} transactions imply NOFS, so this is fine if one is always held"
-        elif ctx.patch.message_mentions("ioctl", "mount", "sysfs", "no locks", "not called under",
-                                        "outside of a transaction", "outside a transaction",
-                                        "no transaction", "debugfs", "module init"):
+        elif ctx.patch.message_mentions(*_DELIBERATE_WORDS):
+            # The patch is about the allocation context and its author argues it is
+            # safe; without a visible transaction or lock there is only a question.
             severity, confidence = Severity.ADVICE, Confidence.LOW
-        name = fn.display_name
         yield Hit(
             line=event.line, function=fn.name, key=event.key, severity=severity,
             confidence=confidence,
-            message=(f"{event.what} in {name}(){why}: dropping NOFS is only safe if nothing "
+            message=(f"{event.what} in {fn.ref}{why}: dropping NOFS is only safe if nothing "
                      "here holds a transaction handle or a lock reclaim can take; keep NOFS or "
                      "open a memalloc_nofs_save() scope where that context begins"),
             suggestion="memalloc_nofs_save()/restore() around the section that holds the lock",
@@ -390,7 +412,7 @@ def noio_vs_nofs_layering(ctx: ImageContext) -> Iterator[Hit]:
             if block and gfp.is_nofs and "GFP_NOFS" in gfp.names:
                 yield Hit(
                     line=alloc.call.line, function=fn.name, key=f"nofs-in-block:{alloc.call.name}",
-                    message=(f"GFP_NOFS in block code ({fn.display_name}()) still lets reclaim "
+                    message=(f"GFP_NOFS in block code ({fn.ref}) still lets reclaim "
                              "issue IO, possibly to this very device; block-layer allocations "
                              "need GFP_NOIO (or the NOIO scope of blk_mq_freeze_queue())"),
                     suggestion="GFP_NOIO",
@@ -400,7 +422,7 @@ def noio_vs_nofs_layering(ctx: ImageContext) -> Iterator[Hit]:
                 yield Hit(
                     line=alloc.call.line, function=fn.name, key=f"noio-in-fs:{alloc.call.name}",
                     severity=Severity.ADVICE, confidence=Confidence.LOW,
-                    message=(f"GFP_NOIO in {fn.display_name}() forbids reclaim from starting "
+                    message=(f"GFP_NOIO in {fn.ref} forbids reclaim from starting "
                              "any IO; filesystem code normally needs only NOFS. Is this really "
                              "below the block layer?"),
                     suggestion="GFP_NOFS, or a memalloc_nofs_save() scope",
@@ -410,7 +432,7 @@ def noio_vs_nofs_layering(ctx: ImageContext) -> Iterator[Hit]:
             if block and kind == "nofs":
                 yield Hit(
                     line=call.line, function=fn.name, key="nofs-scope-in-block",
-                    message=(f"memalloc_nofs_save() in block code ({fn.display_name}()): NOFS "
+                    message=(f"memalloc_nofs_save() in block code ({fn.ref}): NOFS "
                              "still allows reclaim to issue IO to this device; use "
                              "memalloc_noio_save()"),
                     suggestion="memalloc_noio_save()/memalloc_noio_restore()",
@@ -419,7 +441,7 @@ def noio_vs_nofs_layering(ctx: ImageContext) -> Iterator[Hit]:
                 yield Hit(
                     line=call.line, function=fn.name, key="noio-scope-in-fs",
                     severity=Severity.ADVICE, confidence=Confidence.LOW,
-                    message=(f"memalloc_noio_save() in {fn.display_name}(): filesystem code "
+                    message=(f"memalloc_noio_save() in {fn.ref}: filesystem code "
                              "normally needs only a NOFS scope"),
                     suggestion="memalloc_nofs_save()/memalloc_nofs_restore()",
                 )
@@ -503,7 +525,7 @@ def mapping_gfp_big_hammer(ctx: ImageContext) -> Iterator[Hit]:
                     severity=Severity.ERROR, confidence=Confidence.HIGH,
                     message=(f"inode_nohighmem({inode}) at line {later[0].line} rewrites the "
                              f"mapping's gfp mask and silently drops the NOFS restriction set "
-                             f"here in {fn.display_name}(); set the mask after it (or better, "
+                             f"here in {fn.ref}; set the mask after it (or better, "
                              "use a memalloc_nofs_save() scope where the lock is held)"),
                 )
                 continue
@@ -514,7 +536,7 @@ def mapping_gfp_big_hammer(ctx: ImageContext) -> Iterator[Hit]:
                 line=call.line, function=fn.name, key=f"mapping-nofs:{target}",
                 severity=Severity.ADVICE if special else None,
                 confidence=Confidence.MEDIUM if special else None,
-                message=(f"removing __GFP_FS from all of {target} in {fn.display_name}() is a "
+                message=(f"removing __GFP_FS from all of {target} in {fn.ref} is a "
                          "big hammer: every page-cache allocation for these files loses fs "
                          "reclaim to fix one context. Which lock is held when these folios are "
                          "allocated? A memalloc_nofs_save() scope there fixes the recursion "
@@ -598,7 +620,7 @@ def scope_wraps_single_call(ctx: ImageContext) -> Iterator[Hit]:
     """
     nofs_fixed = KernelVersion.parse(ctx.tables.vmalloc.nofs_supported_since)
     for fn in ctx.functions:
-        if fn.body is None:
+        if fn.body is None or not any(c.name in ctx.tables.scope.save_kind for c in fn.calls):
             continue
         for block in ctx.unit.iter_nodes(fn.body, frozenset({"compound_statement"})):
             stmts = [c for c in block.named_children if c.type != "comment"]
@@ -623,7 +645,7 @@ def scope_wraps_single_call(ctx: ImageContext) -> Iterator[Hit]:
                     continue
                 yield Hit(
                     line=line, function=fn.name, key=f"single-call:{main.name}",
-                    message=(f"a scope around one {main.name}() call in {fn.display_name}() is "
+                    message=(f"a scope around one {main.name}() call in {fn.ref} is "
                              "GFP_NOFS spelt differently; put memalloc_nofs_save() where the "
                              "lock or transaction reclaim could deadlock on is taken, so later "
                              "allocations are covered too"),
@@ -717,7 +739,7 @@ def kernel_alloc_under_nofs_context(ctx: ImageContext) -> Iterator[Hit]:
                 severity=Severity.ERROR if lockdep else None,
                 message=(f"{alloc.call.name}() allocates with {spelled} while {held.label} is "
                          f"held ({held.open_call}() at line {held.open_line}) in "
-                         f"{fn.display_name}(); reclaim can enter evict/writeback on this fs "
+                         f"{fn.ref}; reclaim can enter evict/writeback on this fs "
                          "and wait for it. Use GFP_NOFS or a memalloc_nofs_save() scope "
                          "covering the section"),
                 suggestion="memalloc_nofs_save() right after the lock/transaction is taken",

@@ -97,17 +97,19 @@ def vmalloc_nofs_unsupported(ctx: ImageContext) -> Iterator[Hit]:
             name = alloc.call.name
             if ctx.version < fixed:
                 if vcall.family == "kvmalloc" and ctx.version >= kmalloc_only:
-                    detail = (f"kvmalloc() with {mask} never falls back to vmalloc on this "
-                              f"kernel (v{kmalloc_only}-v5.16), so large requests just fail")
+                    detail = (f"kvmalloc() with {mask} never falls back to vmalloc on "
+                              f"v{ctx.version} (v{kmalloc_only}-v5.16), so large requests just "
+                              "fail")
                 elif vcall.family == "kvmalloc" and ctx.version >= warn_since:
-                    detail = f"kvmalloc() WARNs for {mask} on this kernel (v{warn_since}-v4.17)"
+                    detail = (f"kvmalloc() WARNs for {mask} on v{ctx.version} "
+                              f"(v{warn_since}-v4.17)")
                 else:
-                    detail = (f"{name}() ignores {mask} on this kernel: page tables are "
+                    detail = (f"{name}() ignores {mask} on v{ctx.version}: page tables are "
                               "allocated with GFP_KERNEL")
                 yield Hit(
                     line=alloc.call.line, function=fn.name, key=f"vmalloc-nofs:{name}",
                     message=(f"{detail} (fixed in v{fixed} by 451769ebb7e7). In "
-                             f"{fn.display_name}() use GFP_KERNEL inside memalloc_nofs_save()/"
+                             f"{fn.ref} use GFP_KERNEL inside memalloc_nofs_save()/"
                              "restore(), with a comment"),
                     suggestion="memalloc_nofs_save(); __vmalloc(size, GFP_KERNEL); "
                                "memalloc_nofs_restore()",
@@ -202,7 +204,7 @@ def implicit_kernel_vmalloc_in_nofs(ctx: ImageContext) -> Iterator[Hit]:
             yield Hit(
                 line=call.line, function=fn.name, key=f"implicit-vmalloc:{call.name}",
                 message=(f"{call.name}() always allocates with GFP_KERNEL; with {ctx_text} in "
-                         f"{fn.display_name}(), reclaim can recurse into the filesystem. Wrap "
+                         f"{fn.ref}, reclaim can recurse into the filesystem. Wrap "
                          "it in memalloc_nofs_save()/restore()"),
                 suggestion="memalloc_nofs_save() around the section",
             )
@@ -274,14 +276,14 @@ def kvmalloc_nonblocking(ctx: ImageContext) -> Iterator[Hit]:
                     line=alloc.call.line, function=fn.name, key=f"kv-nofail:{name}",
                     severity=Severity.WARNING,
                     message=(f"{name}() does not support __GFP_NOFAIL before v{nofail_since} "
-                             f"(9376130c390a); in {fn.display_name}() use kmalloc with NOFAIL "
+                             f"(9376130c390a); in {fn.ref} use kmalloc with NOFAIL "
                              "for small sizes or handle failure"),
                 )
             elif gfp.nonblocking and vcall.family == "kvmalloc" and ctx.version < nonblock_since:
                 yield Hit(
                     line=alloc.call.line, function=fn.name, key=f"kv-nonblock:{name}",
                     message=(f"{name}() with {gfp.describe()} never uses vmalloc before "
-                             f"v{nonblock_since} (c6307674ed82): in {fn.display_name}() this is "
+                             f"v{nonblock_since} (c6307674ed82): in {fn.ref} this is "
                              "kmalloc and large sizes fail"),
                 )
 
@@ -294,8 +296,9 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
 
     ## What it does
     Flags a change that removes an open-coded kmalloc()/vmalloc() fallback and
-    adds a kvmalloc-family call whose mask is not GFP_KERNEL, on targets before
-    v5.17 (advice when the target is v5.17 or later, naming the affected trees).
+    adds a kvmalloc-family call whose mask may not be GFP_KERNEL (the caller's
+    flags), on targets before v5.17 (advice from v5.17, naming the affected
+    trees). Explicit GFP_NOFS/GFP_NOIO masks are VMALLOC-001's.
 
     ## Why is this bad?
     On v4.18-v5.16 kvmalloc() with such flags is kmalloc-only: the vmalloc
@@ -307,15 +310,15 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
     ```diff kernel=5.4
     --- a/fs/foo/table.c
     +++ b/fs/foo/table.c
-    @@ -40,10 +40,7 @@ static void *foo_table_alloc(size_t size)
+    @@ -40,10 +40,7 @@ static void *foo_table_alloc(size_t size, gfp_t flags)
      {
      	void *p;
      
-    -	p = kmalloc(size, GFP_NOFS | __GFP_NOWARN);
+    -	p = kmalloc(size, flags | __GFP_NOWARN);
     -	if (!p)
-    -		p = __vmalloc(size, GFP_NOFS, PAGE_KERNEL);
+    -		p = __vmalloc(size, flags, PAGE_KERNEL);
     -	return p;
-    +	p = kvmalloc(size, GFP_NOFS);
+    +	p = kvmalloc(size, flags);
     +	return p;
      }
     ```
@@ -324,14 +327,14 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
     ```diff kernel=5.4
     --- a/fs/foo/table.c
     +++ b/fs/foo/table.c
-    @@ -40,10 +40,10 @@ static void *foo_table_alloc(size_t size)
+    @@ -40,10 +40,10 @@ static void *foo_table_alloc(size_t size, gfp_t flags)
      {
      	void *p;
     +	unsigned int nofs = memalloc_nofs_save();
      
-    -	p = kmalloc(size, GFP_NOFS | __GFP_NOWARN);
+    -	p = kmalloc(size, flags | __GFP_NOWARN);
     -	if (!p)
-    -		p = __vmalloc(size, GFP_NOFS, PAGE_KERNEL);
+    -		p = __vmalloc(size, flags, PAGE_KERNEL);
     -	return p;
     +	p = kvmalloc(size, GFP_KERNEL);
     +	memalloc_nofs_restore(nofs);
@@ -365,13 +368,15 @@ def open_coded_fallback_conversion(ctx: ChangeContext) -> Iterator[Hit]:
             got = ctx.post.alloc_gfp(fn, call)
             if got is None or got[1].is_kernel:
                 continue
+            if got[1].lacks("FS") or got[1].lacks("IO"):
+                continue  # VMALLOC-001 says it for NOFS/NOIO masks
             old = ctx.patch.version < fixed
             yield Hit(
                 line=call.line, function=fn.name, key=f"kv-conversion:{call.name}",
                 severity=None if old else Severity.ADVICE,
                 message=(f"{call.name}() with {got[1].describe()} is kmalloc-only on v4.18-v5.16"
                          f"{' (this target)' if old else ''}: the vmalloc fallback removed here "
-                         f"from {fn.display_name}() is lost and large allocations fail"),
+                         f"from {fn.ref} is lost and large allocations fail"),
             )
 
 
@@ -436,10 +441,10 @@ def vmalloc_path_drops_gfp(ctx: ChangeContext) -> Iterator[Hit]:
         return
     for event in dropped_nofs(ctx):
         fn = ctx.post.unit.function_at(event.line)
-        name = fn.display_name if fn is not None else "this function"
+        where = fn.ref if fn is not None else "this function"
         yield Hit(
             line=event.line, function=fn.name if fn is not None else None, key=event.key,
-            message=(f"{event.what} in {name}(): on the vmalloc path this lets a GFP_NOFS/"
+            message=(f"{event.what} in {where}: on the vmalloc path this lets a GFP_NOFS/"
                      "GFP_NOIO vmalloc caller recurse into the filesystem; keep passing the "
                      "caller's gfp (or its scope) down"),
         )

@@ -9,10 +9,12 @@ from typing import TextIO
 
 from heuristics.model import KernelVersion, Severity
 from heuristics.registry import unknown_selectors
-from reviewbot.config import ConfigError, Settings, load_settings
+from reviewbot.config import ConfigError, Settings
+from reviewbot.configlayers import Effective, Key, load_effective
 from reviewbot.models import Report
 from reviewbot.pipeline import Options
 from reviewbot.render import FORMATS, render
+from reviewbot.render.safe import terminal_safe
 
 SEVERITIES = [s.value for s in Severity]
 
@@ -41,14 +43,29 @@ def _split(values: list[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Load the configuration, turning problems into usage errors."""
+def config_dir(args: argparse.Namespace) -> Path | None:
+    """Where git config is read: the repository the command works on (default: here)."""
+    for name in ("repo", "tree"):
+        value = getattr(args, name, None)
+        if value is not None:
+            return Path(value)
+    return None
+
+
+def effective_from(args: argparse.Namespace,
+                   cli: list[tuple[Key, object, str]] | None = None) -> Effective:
+    """Every configuration layer for this command; problems become usage errors."""
     from reviewbot.cli import UsageError
 
     try:
-        return load_settings(args.config)
+        return load_effective(getattr(args, "config", None), cli or [], config_dir(args))
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Load the configuration (defaults, site file, git config, environment)."""
+    return effective_from(args).settings
 
 
 def options_from(args: argparse.Namespace, settings: Settings) -> Options:
@@ -72,7 +89,7 @@ def options_from(args: argparse.Namespace, settings: Settings) -> Options:
 
 
 def _progress(done: int, total: int, label: str) -> None:
-    sys.stderr.write(f"\r\x1b[K[{done}/{total}] {label[:60]}")
+    sys.stderr.write(f"\r\x1b[K[{done}/{total}] {terminal_safe(label)[:60]}")
     if done >= total:
         sys.stderr.write("\r\x1b[K")
     sys.stderr.flush()
@@ -90,7 +107,7 @@ def emit(report: Report, args: argparse.Namespace, minimum: Severity,
     """Render and write the report; one stderr line per unreadable input."""
     for review in report.reviews:
         if review.error:
-            print(f"reviewbot: {review.source}: {review.error}", file=sys.stderr)
+            print(terminal_safe(f"reviewbot: {review.source}: {review.error}"), file=sys.stderr)
     text = render(report, args.format, minimum)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reviewbot.commands.common import add_review_options, emit, options_from, settings_from, thresholds
+from reviewbot.commands.common import (
+    add_review_options,
+    emit,
+    options_from,
+    settings_from,
+    thresholds,
+)
 from reviewbot.pipeline import exit_status, scan_paths
 
 

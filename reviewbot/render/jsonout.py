@@ -13,4 +13,5 @@ def render(report: Report, min_severity: Severity) -> str:
     for review in shown.reviews:
         review.findings = visible(review.findings, min_severity)
         review.preexisting = visible(review.preexisting, min_severity)
+        review.fixed_later_in_series = visible(review.fixed_later_in_series, min_severity)
     return shown.model_dump_json(indent=2) + "\n"

@@ -15,7 +15,7 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.ADVICE: "note"}
 
 
-def _rules() -> list[dict[str, Any]]:
+def _rules(docs: dict[str, str]) -> list[dict[str, Any]]:
     out = []
     for rule in all_rules():
         meta = rule.meta
@@ -26,7 +26,7 @@ def _rules() -> list[dict[str, Any]]:
             "shortDescription": {"text": meta.summary},
             "fullDescription": {"text": sections.get("What it does", meta.summary)},
             "help": {"text": sections.get("Why is this bad?", ""), "markdown": meta.docs},
-            "helpUri": DOCS_URL.format(rule=meta.id),
+            "helpUri": docs.get(meta.id, DOCS_URL.format(rule=meta.id)),
             "defaultConfiguration": {"level": _LEVEL[meta.severity]},
             "properties": {"category": meta.category.value,
                            "confidence": meta.confidence.value,
@@ -37,7 +37,8 @@ def _rules() -> list[dict[str, Any]]:
 
 def render(report: Report, min_severity: Severity) -> str:
     """A SARIF log whose results carry line-free partial fingerprints."""
-    rules = _rules()
+    docs = {f.rule: f.docs_url for r in report.reviews for f in r.findings if f.docs_url}
+    rules = _rules(docs)
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for review in report.reviews:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from heuristics.model import Severity
 from reviewbot.models import Report
 from reviewbot.pipeline import visible
+from reviewbot.render.safe import terminal_safe
 
 _TAG = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.ADVICE: "NOTE"}
 
@@ -14,5 +15,6 @@ def render(report: Report, min_severity: Severity) -> str:
     lines = []
     for review in report.reviews:
         for f in visible(review.findings, min_severity):
-            lines.append(f"{f.file}:{f.line}: {_TAG[f.severity]}: [{f.rule}] {f.message}")
+            lines.append(terminal_safe(
+                f"{f.file}:{f.line}: {_TAG[f.severity]}: [{f.rule}] {f.message}"))
     return "".join(line + "\n" for line in lines)

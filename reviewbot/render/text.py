@@ -5,6 +5,7 @@ from __future__ import annotations
 from heuristics.model import Severity
 from reviewbot.models import Report
 from reviewbot.pipeline import visible
+from reviewbot.render.safe import terminal_safe as safe
 
 
 def render(report: Report, min_severity: Severity) -> str:
@@ -12,24 +13,26 @@ def render(report: Report, min_severity: Severity) -> str:
     out: list[str] = []
     counts = {s: 0 for s in Severity}
     reviewed = 0
+    last_apply_error = None
     for review in report.reviews:
         if review.error:
             continue
         reviewed += 1
         findings = visible(review.findings, min_severity)
-        if review.apply_error:
-            out.append(f"reviewbot: {review.subject or review.source}: series did not apply "
-                       f"({review.apply_error}); reviewed hunks only")
+        if review.apply_error and review.apply_error != last_apply_error:
+            out.append(f"reviewbot: {safe(review.subject or review.source)}: series did not "
+                       f"apply ({safe(review.apply_error)}); reviewed hunks only")
+        last_apply_error = review.apply_error
         if not findings:
             continue
-        out.append(f"--- {review.subject or review.source}")
+        out.append(f"--- {safe(review.subject or review.source)}")
         for f in findings:
             counts[f.severity] += 1
             fn = f" in {f.function}()" if f.function and f.function not in f.message else ""
-            out.append(f"{f.file}:{f.line}: {f.severity.value}: [{f.rule} {f.name}] "
-                       f"{f.message}{fn}")
+            out.append(safe(f"{f.file}:{f.line}: {f.severity.value}: [{f.rule} {f.name}] "
+                            f"{f.message}{fn}"))
             if f.snippet:
-                out.append(f"{'+' if f.added else ' '}{f.snippet}")
+                out.append(f"{'+' if f.added else ' '}{safe(f.snippet)}")
         out.append("")
     what = "file" if report.reviews and report.reviews[0].mode == "scan" else "patch"
     parts = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 else ''}"

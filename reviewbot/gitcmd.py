@@ -1,0 +1,19 @@
+"""The one place a plain ``git`` process is started (for commands GitPython has no handle on).
+
+Always an argument list, never a shell; ``git`` is found on PATH as GitPython
+finds it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def run_git(args: Sequence[str], cwd: Path | None = None, input_bytes: bytes | None = None,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git ARGS``; the completed process (FileNotFoundError when git is missing)."""
+    return subprocess.run(  # noqa: S603 -- an argument list; no shell
+        ["git", *args], cwd=cwd, input=input_bytes, capture_output=True, check=False,  # noqa: S607
+        env=None if env is None else dict(env))
