@@ -85,8 +85,8 @@ def test_terse_lines_carry_error_tag(capsys: pytest.CaptureFixture[str], leak: P
     assert out.splitlines() == [
         "fs/foofs/move.c:145: ERROR: [MEMALLOC-001] this path returns from foofs_lock_two() "
         "with PF_MEMALLOC_NOFS still set by memalloc_nofs_save() at line 142; every later "
-        "allocation by this task silently becomes NOFS. Restore flags before returning or use "
-        "the common exit label"]
+        "allocation by this task silently becomes NOFS. Call memalloc_nofs_restore(flags) "
+        "before returning or use the common exit label"]
 
 
 def test_json_contract(capsys: pytest.CaptureFixture[str], leak: Path) -> None:
