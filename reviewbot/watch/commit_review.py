@@ -17,6 +17,7 @@ import git
 from heuristics import analyse
 from heuristics.inputs import FileChange, PatchInput, with_texts
 from reviewbot.diffs import DiffError, parse_diff
+from reviewbot.gitsource import makefile_version
 from reviewbot.ingest import PatchMail
 from reviewbot.kernelver import resolve
 from reviewbot.models import Review
@@ -26,7 +27,6 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 MAX_TEXT_BYTES = 4 * 1024 * 1024
 _LINK_RE = re.compile(
     r"^Link:\s*https?://[^\s/]+/(?:r/|[^\s/]+/)?([^\s/]+@[^\s/]+?)/?\s*$", re.MULTILINE)
-_MAKE_RE = re.compile(r"^(VERSION|PATCHLEVEL)\s*=\s*(\d+)\s*$", re.MULTILINE)
 
 
 def diff_key(diff_text: str) -> str:
@@ -60,12 +60,7 @@ def _blob_text(commit: git.Commit, path: str) -> str | None:
 def tree_version(commit: git.Commit) -> str | None:
     """VERSION.PATCHLEVEL from the tree's top-level Makefile, if it has one."""
     text = _blob_text(commit, "Makefile")
-    if text is None:
-        return None
-    found = dict(_MAKE_RE.findall(text[:4096]))
-    if "VERSION" in found and "PATCHLEVEL" in found:
-        return f"{found['VERSION']}.{found['PATCHLEVEL']}"
-    return None
+    return makefile_version(text[:4096]) if text is not None else None
 
 
 def commit_diff(repo: git.Repo, commit: git.Commit) -> str:
