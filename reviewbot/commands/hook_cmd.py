@@ -46,32 +46,28 @@ def _hooks(args: argparse.Namespace, installing: bool) -> list[str]:
     return list(effective_from(args).settings.hooks.install)
 
 
-def run_install(args: argparse.Namespace) -> int:
-    """Install the hooks."""
+def _change(args: argparse.Namespace, installing: bool) -> int:
     from reviewbot.cli import UsageError
-    from reviewbot.hooks import HookError, install
+    from reviewbot.hooks import HookError, install, uninstall
 
+    action = install if installing else uninstall
     try:
-        outcomes = install(args.repo, _hooks(args, installing=True))
+        outcomes = action(args.repo, _hooks(args, installing=installing))
     except (HookError, OSError) as exc:
         raise UsageError(str(exc)) from exc
     for outcome in outcomes:
         print(outcome.describe())
     return 0
+
+
+def run_install(args: argparse.Namespace) -> int:
+    """Install the hooks."""
+    return _change(args, installing=True)
 
 
 def run_uninstall(args: argparse.Namespace) -> int:
     """Remove the hooks."""
-    from reviewbot.cli import UsageError
-    from reviewbot.hooks import HookError, uninstall
-
-    try:
-        outcomes = uninstall(args.repo, _hooks(args, installing=False))
-    except (HookError, OSError) as exc:
-        raise UsageError(str(exc)) from exc
-    for outcome in outcomes:
-        print(outcome.describe())
-    return 0
+    return _change(args, installing=False)
 
 
 def run_status(args: argparse.Namespace) -> int:

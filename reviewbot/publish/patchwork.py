@@ -15,7 +15,7 @@ checks are listed again before every POST.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,14 +66,19 @@ class PatchworkClient:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"reviewbot/{__version__}"
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        url = f"{self.base}{path}"
+    def _attempts(self) -> Iterator[int]:
+        """Attempt numbers, sleeping with exponential backoff before each retry."""
         delay = self.settings.backoff_seconds
-        last = ""
         for attempt in range(self.settings.retries + 1):
             if attempt:
                 self._sleep(delay)
                 delay *= 2
+            yield attempt
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = f"{self.base}{path}"
+        last = ""
+        for _attempt in self._attempts():
             try:
                 resp = self.session.request(method, url, timeout=self.settings.timeout, **kwargs)
             except requests.RequestException as exc:
@@ -116,12 +121,8 @@ class PatchworkClient:
         body = {"state": check.state, "target_url": check.target_url,
                 "context": check.context, "description": check.description}
         headers = {"Authorization": f"Token {self._token}"}
-        delay = self.settings.backoff_seconds
         last = ""
-        for attempt in range(self.settings.retries + 1):
-            if attempt:
-                self._sleep(delay)
-                delay *= 2
+        for _attempt in self._attempts():
             # The server may have stored an earlier attempt that failed on the way back.
             if self.has_check(patch_id, check.context):
                 return

@@ -11,24 +11,12 @@ import jsonschema
 import pytest
 
 from reviewbot.cli import main
+from tests.helpers import LEAK
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "foofs-series.mbox"
 SCHEMA = ROOT / ".cache" / "sarif-schema-2.1.0.json"
 
-LEAK = """\
---- a/fs/foofs/move.c
-+++ b/fs/foofs/move.c
-@@ -140,7 +140,9 @@ static int foofs_lock_two(struct address_space *m1, struct address_space *m2)
- 	struct page *page[2];
- 
-+	flags = memalloc_nofs_save();
- 	page[0] = grab_cache_page_write_begin(m1, index1, 0);
- 	if (!page[0])
- 		return -ENOMEM;
- 	page[1] = grab_cache_page_write_begin(m2, index2, 0);
-+	memalloc_nofs_restore(flags);
-"""
 
 CLEAN = """\
 --- a/fs/foofs/move.c
