@@ -411,6 +411,28 @@ def _wrap_segment(seg: Segment, index: int, builder: _Builder, blank: _Blanker) 
         builder.synth("};" if kind == "aggregate" else "}")
 
 
+def window_wrapper(texts: list[str], section: str, tables: ApiTables
+                   ) -> tuple[list[str], list[str]]:
+    """The synthetic lines that make one window (a hunk) parse: (before, after).
+
+    The wrapper function is named after the function the hunk header names, so
+    a file rebuilt from windows parses like the original (used to build
+    synthetic trees from a patch).
+    """
+    builder = _Builder()
+    _wrap_segment(Segment(tuple(enumerate(texts, start=1)), section), 0, builder,
+                  _blanker(tables))
+    real = [i for i, row in enumerate(builder.rows) if row is not None]
+    if not real:
+        return [], []
+    before = builder.text[:real[0]]
+    after = builder.text[real[-1] + 1:]
+    name = function_name_from_section(section)
+    wrapper = f"{_WRAPPER_PREFIX}0"
+    before = [line.replace(wrapper, name or "rb_window") for line in before]
+    return before, after
+
+
 def _name_wrapper(builder: _Builder, name: str, section: str) -> None:
     real_name = function_name_from_section(section)
     if real_name:

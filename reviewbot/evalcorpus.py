@@ -9,6 +9,7 @@ when a finding at or above ``fp_severity`` matches it.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from heuristics.model import Category, Severity
-from reviewbot.models import ReportedFinding
+from reviewbot import synthtree
+from reviewbot.ingest import read_paths
+from reviewbot.models import Report, ReportedFinding
 from reviewbot.pipeline import Options, review_paths
+from reviewbot.treereview import review_in_tree
 
 
 class Place(BaseModel):
@@ -76,11 +80,23 @@ def _matches(f: ReportedFinding, place: Place, tolerance: int) -> bool:
             and abs(f.line - place.line) <= tolerance)
 
 
-def evaluate_case(folder: Path, options: Options, tolerance: int, fp_severity: Severity
-                  ) -> CaseResult:
-    """Review one case folder and score it."""
+def _review_in_synthetic_tree(folder: Path, options: Options) -> Report:
+    """Review a case in tree mode against a tree rebuilt from its own hunks."""
+    ingested = read_paths([str(folder / "patch.mbox")])
+    with tempfile.TemporaryDirectory(prefix="reviewbot-eval-") as tmp:
+        repo = Path(tmp) / "tree"
+        synthtree.build(repo, ingested.patches, options.api())
+        return review_in_tree(ingested, options, repo)
+
+
+def evaluate_case(folder: Path, options: Options, tolerance: int, fp_severity: Severity,
+                  tree: bool = False) -> CaseResult:
+    """Review one case folder (hunks, or a tree rebuilt from them) and score it."""
     label = Label.model_validate_json((folder / "label.json").read_text(encoding="utf-8"))
-    report, _ = review_paths([str(folder / "patch.mbox")], options)
+    if tree:
+        report = _review_in_synthetic_tree(folder, options)
+    else:
+        report, _ = review_paths([str(folder / "patch.mbox")], options)
     findings = [f for r in report.reviews for f in r.findings]
     error = "; ".join(r.error for r in report.reviews if r.error) or None
     advisory = label.severity == "advisory"
@@ -189,12 +205,17 @@ def evaluate_traffic(folder: Path, options: Options, severity: Severity) -> Traf
 
 def run_eval(corpus: Path, options: Options, tolerance: int = 3,
              fp_severity: Severity = Severity.WARNING, traffic: Path | None = None,
-             progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int, int, str], None] | None = None,
+             synthetic_tree: bool = False) -> dict[str, Any]:
     """Evaluate a corpus folder; returns everything the command prints."""
     cases = sorted(p for p in corpus.iterdir() if (p / "label.json").is_file())
     results = []
+    tree_results = []
     for i, folder in enumerate(cases, start=1):
-        results.append(evaluate_case(folder, options, tolerance, fp_severity))
+        result = evaluate_case(folder, options, tolerance, fp_severity)
+        results.append(result)
+        if synthetic_tree and not result.label.hunk_context_sufficient:
+            tree_results.append(evaluate_case(folder, options, tolerance, fp_severity, True))
         if progress is not None:
             progress(i, len(cases), folder.name)
     outcomes = [o for r in results for o in r.outcomes]
@@ -207,6 +228,12 @@ def run_eval(corpus: Path, options: Options, tolerance: int = 3,
         "all": table(outcomes),
         "outcomes": outcomes,
     }
+    if synthetic_tree:
+        tree_outcomes = [o for r in tree_results for o in r.outcomes]
+        out["tree_cases"] = len(tree_results)
+        out["tree"] = table(tree_outcomes)
+        out["tree_hunk"] = table(o for o in outcomes if not o.hunk_ok)
+        out["tree_outcomes"] = tree_outcomes
     if traffic is not None:
         out["traffic"] = evaluate_traffic(traffic, options, fp_severity)
     return out
@@ -224,6 +251,20 @@ def format_eval(data: dict[str, Any]) -> str:
         format_table("All cases (hunk-only review)", data["all"]),
         "",
     ]
+    if "tree" in data:
+        parts += [
+            format_table(f"Cases with hunk_context_sufficient: false ({data['tree_cases']}), "
+                         "tree review against a tree rebuilt from the patch's files",
+                         data["tree"]),
+            "",
+            format_table("  ... the same cases, hunk-only review", data["tree_hunk"]),
+            "",
+        ]
+        for o in data["tree_outcomes"]:
+            if o.kind in ("miss", "fp"):
+                parts.append(f"  tree {o.kind}: {o.case} [{o.place.category.value}] "
+                             f"{o.place.file}:{o.place.line}")
+        parts.append("")
     misses = [o for o in data["outcomes"] if o.kind == "miss"]
     alarms = [o for o in data["outcomes"] if o.kind == "fp"]
     parts.append(f"misses ({len(misses)}):")

@@ -24,6 +24,9 @@ def register(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--tolerance", type=int, default=3,
                         help="line distance that still matches a labelled place (default: 3)")
     parser.add_argument("--fp-severity", choices=SEVERITIES, default="warning")
+    parser.add_argument("--synthetic-tree", action="store_true",
+                        help="also review the cases whose label says hunk_context_sufficient: "
+                             "false in tree mode, against a tree rebuilt from the patch's files")
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--config", type=Path, metavar="FILE")
     parser.set_defaults(handler=run)
@@ -40,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
     options = Options(settings=settings)
     progress = _progress if sys.stderr.isatty() else None
     data = run_eval(args.corpus, options, args.tolerance, Severity(args.fp_severity),
-                    args.traffic, progress)
+                    args.traffic, progress, args.synthetic_tree)
     print(format_eval(data) if args.format == "text" else eval_json(data), end="")
     return 0

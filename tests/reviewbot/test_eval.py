@@ -90,3 +90,28 @@ def test_eval_traffic_noise(capsys: pytest.CaptureFixture[str], corpus: Path,
     out = capsys.readouterr().out
     assert "traffic: 2 inputs, 2 patches, 1 findings at warning or above" in out
     assert "01-leak.mbox: fs/foofs/move.c:145 MEMALLOC-001 error" in out
+
+
+def test_synthetic_tree_reviews_hunk_insufficient_cases_in_tree_mode(
+        capsys: pytest.CaptureFixture[str], corpus: Path) -> None:
+    assert main(["eval", "--synthetic-tree", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    section = out.split("tree review against a tree rebuilt from the patch's files")[1]
+    assert "Cases with hunk_context_sufficient: false (1)" in out
+    row = next(line for line in section.splitlines() if line.strip().startswith("evict"))
+    assert row.split()[:4] == ["evict-blocking", "0", "0", "1"]
+    assert "tree miss: 003-missed [evict-blocking] fs/foofs/move.c:145" in out
+
+
+def test_synthetic_pre_image_keeps_hunk_lines_in_place() -> None:
+    from reviewbot.apitables import default_tables
+    from reviewbot.diffs import parse_diff
+    from reviewbot.synthtree import pre_image
+
+    [change] = parse_diff(DIFF)
+    text = pre_image(change, default_tables())
+    assert text is not None
+    lines = text.splitlines()
+    assert lines[139] == "\tstruct page *page[2];"
+    assert lines[144] == "\t\treturn -ENOMEM;"
+    assert any(line.startswith("void foofs_lock_two(void)") for line in lines[:139])
