@@ -113,5 +113,5 @@ def test_synthetic_pre_image_keeps_hunk_lines_in_place() -> None:
     assert text is not None
     lines = text.splitlines()
     assert lines[139] == "\tstruct page *page[2];"
-    assert lines[144] == "\t\treturn -ENOMEM;"
+    assert lines[143] == "\t\treturn -ENOMEM;"
     assert any(line.startswith("void foofs_lock_two(void)") for line in lines[:139])
