@@ -204,15 +204,25 @@ class ImageContext:
 
     def reached_from(self, fn: CFunction) -> dict[str, str]:
         """Callback kind -> the callback function that reaches ``fn`` (up to 3 calls up)."""
+        return {kind: name for kind, (name, _) in self._reached(fn).items()}
+
+    def callback_depth(self, fn: CFunction, kind: str) -> int:
+        """0 when ``fn`` is the callback, else how many calls below it ``fn`` runs."""
+        if kind in self._direct_callback_kinds(fn):
+            return 0
+        return self._reached(fn).get(kind, ("", 0))[1]
+
+    def _reached(self, fn: CFunction) -> dict[str, tuple[str, int]]:
         if not fn.name:
             return {}
-        cache: dict[str, dict[str, str]] = self.__dict__.setdefault("_reached", {})
+        cache: dict[str, dict[str, tuple[str, int]]] = self.__dict__.setdefault(
+            "_reached_cache", {})
         if fn.name in cache:
             return cache[fn.name]
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, int]] = {}
         seen = {fn.name}
         frontier = [fn.name]
-        for _ in range(3):
+        for depth in range(1, 4):
             nxt = []
             for name in frontier:
                 for caller, _call in self.callers.get(name, []):
@@ -220,7 +230,7 @@ class ImageContext:
                         continue
                     seen.add(caller.name)
                     for kind in self._direct_callback_kinds(caller):
-                        found.setdefault(kind, caller.name)
+                        found.setdefault(kind, (caller.name, depth))
                     nxt.append(caller.name)
             frontier = nxt
         cache[fn.name] = found

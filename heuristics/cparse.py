@@ -393,8 +393,14 @@ def _wrap_segment(seg: Segment, index: int, builder: _Builder, blank: _Blanker) 
         else:
             builder.synth(f"void {name}(void) {{")
             _name_wrapper(builder, name, seg.section)
-        for _ in range(entry - 1):
-            builder.synth("{")
+        openers = ["{"] * (entry - 1)
+        if openers and kind != "aggregate" and first_code is not None \
+                and texts[first_code].lstrip().startswith("}") \
+                and "else" in texts[first_code]:
+            # "} else if (...) {": the branch being closed belongs to an if.
+            openers[-1] = "if (__rb_branch) {"
+        for opener in openers:
+            builder.synth(opener)
     if in_comment:
         builder.synth("/*")
     if min_parens < 0:
@@ -745,6 +751,39 @@ def _types_query(types: frozenset[str]) -> Query:
         query = Query(C_LANGUAGE, f"[{body}] @n")
         _QUERIES[types] = query
     return query
+
+
+def _ancestors(node: Node) -> list[Node]:
+    out = []
+    cur: Node | None = node
+    while cur is not None:
+        out.append(cur)
+        cur = cur.parent
+    return out
+
+
+def mutually_exclusive(a: Node, b: Node) -> bool:
+    """Whether no single path runs both nodes: they sit in different branches of one
+    ``if``/``else`` (including else-if chains) or in different ``case`` labels."""
+    chain_a = _ancestors(a)
+    ids_b = {(n.start_byte, n.end_byte, n.type) for n in _ancestors(b)}
+    for i, node in enumerate(chain_a):
+        if (node.start_byte, node.end_byte, node.type) not in ids_b:
+            continue
+        below_a = chain_a[i - 1] if i else None
+        if node.type == "if_statement" and below_a is not None:
+            cons = node.child_by_field_name("consequence")
+            alt = node.child_by_field_name("alternative")
+            in_a = (below_a == cons, below_a == alt)
+            b_in_cons = cons is not None and cons.start_byte <= b.start_byte < cons.end_byte
+            b_in_alt = alt is not None and alt.start_byte <= b.start_byte < alt.end_byte
+            return (in_a[0] and b_in_alt) or (in_a[1] and b_in_cons)
+        if node.type == "compound_statement" and node.parent is not None \
+                and node.parent.type == "switch_statement" and below_a is not None \
+                and below_a.type == "case_statement":
+            return not (below_a.start_byte <= b.start_byte < below_a.end_byte)
+        return False
+    return False
 
 
 def _find_function_declarator(node: Node | None) -> Node | None:

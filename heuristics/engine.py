@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from heuristics.context import ChangeContext, ImageContext, Mode, PatchContext
 from heuristics.cparse import CUnit, post_view, pre_view
 from heuristics.inputs import FileChange, PatchInput, c_files
-from heuristics.model import Finding, fingerprint
+from heuristics.model import Category, Confidence, Finding, Severity, fingerprint
 from heuristics.registry import Hit, Rule, all_rules
 from heuristics.tables import ApiTables
 
@@ -61,12 +61,17 @@ def _mode(patch: PatchInput) -> Mode:
 
 def _finding(rule: Rule, ctx: ImageContext, hit: Hit) -> Finding:
     snippet = hit.snippet if hit.snippet is not None else ctx.text(hit.line).strip()
+    severity = hit.severity or rule.meta.severity
+    confidence = hit.confidence or rule.meta.confidence
+    if rule.meta.category == Category.EVICT_BLOCKING and _deep_helper(ctx, hit):
+        # Two or more calls below the callback the path may be guarded on the way.
+        severity, confidence = Severity.ADVICE, Confidence.LOW
     return Finding(
         rule=rule.id,
         name=rule.meta.name,
         category=rule.meta.category,
-        severity=hit.severity or rule.meta.severity,
-        confidence=hit.confidence or rule.meta.confidence,
+        severity=severity,
+        confidence=confidence,
         file=ctx.path,
         line=hit.line,
         function=hit.function,
@@ -76,6 +81,15 @@ def _finding(rule: Rule, ctx: ImageContext, hit: Hit) -> Finding:
         suggestion=hit.suggestion,
         added=ctx.is_changed(hit.line) if ctx.image == "post" else False,
     )
+
+
+def _deep_helper(ctx: ImageContext, hit: Hit) -> bool:
+    """Whether the hit is in a helper two or more calls below every callback reaching it."""
+    fn = ctx.unit.function_at(hit.line)
+    if fn is None:
+        return False
+    depths = [ctx.callback_depth(fn, kind) for kind in ctx.callback_kinds(fn)]
+    return bool(depths) and min(depths) >= 2
 
 
 def _run(rule: Rule, arg: object, errors: list[str], where: str) -> list[Hit]:

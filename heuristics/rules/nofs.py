@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from tree_sitter import Node
 
 from heuristics.context import ChangeContext, ImageContext
-from heuristics.cparse import CFunction, node_text
+from heuristics.cparse import CFunction, mutually_exclusive, node_text
 from heuristics.dropped import dropped_nofs
 from heuristics.model import Category, Confidence, KernelVersion, Severity
 from heuristics.queries import allocations
@@ -518,7 +518,8 @@ def mapping_gfp_big_hammer(ctx: ImageContext) -> Iterator[Hit]:
             target = call.arg_texts[0]
             inode = target.split("->i_mapping")[0] if "->i_mapping" in target else None
             later = [c for c in calls[i + 1:] if c.name == "inode_nohighmem"
-                     and inode is not None and c.arg_texts and c.arg_texts[0] == inode]
+                     and inode is not None and c.arg_texts and c.arg_texts[0] == inode
+                     and not mutually_exclusive(call.node, c.node)]
             if later:
                 yield Hit(
                     line=call.line, function=fn.name, key=f"mapping-order:{target}",
