@@ -8,7 +8,9 @@ from reviewbot.commands import (
     hook_cmd,
     rules_cmd,
     scan,
+    summary_cmd,
     watch,
 )
 
-COMMANDS = [check, scan, rules_cmd, eval_cmd, config_cmd, hook_cmd, watch, dashboard_cmd]
+COMMANDS = [check, scan, rules_cmd, eval_cmd, config_cmd, hook_cmd, watch, dashboard_cmd,
+            summary_cmd]
