@@ -95,9 +95,10 @@ class Dashboard:
         self._lock = threading.Lock()
 
     def inputs(self) -> Signature:
-        """What a rebuild depends on: the database, its WAL, the MAINTAINERS file."""
-        wal = self.db.with_name(self.db.name + "-wal")
-        return (_stat(self.db), _stat(wal), _stat(self.maintainers))
+        """What a rebuild depends on: the database, its WAL, the MAINTAINERS file. An empty
+        WAL counts as none (reading the database may create one)."""
+        wal = _stat(self.db.with_name(self.db.name + "-wal"))
+        return (_stat(self.db), wal if wal and wal[1] else None, _stat(self.maintainers))
 
     def rebuild(self) -> Path:
         """Build into a new directory and switch to it; drop older builds."""

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import tempfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -47,15 +48,24 @@ class Image:
     width: int
     height: int
     rows: list[list[tuple[int, int, int]]]
+    _histogram: Counter[tuple[int, int, int]] | None = None
 
     def colors(self, box: tuple[int, int, int, int] | None = None) -> set[tuple[int, int, int]]:
         """Distinct colours, in ``(x0, y0, x1, y1)`` or the whole image."""
-        x0, y0, x1, y1 = box or (0, 0, self.width, self.height)
+        if box is None:
+            return set(self.histogram())
+        x0, y0, x1, y1 = box
         return {px for row in self.rows[y0:y1] for px in row[x0:x1]}
+
+    def histogram(self) -> Counter[tuple[int, int, int]]:
+        """Pixels per colour (computed once)."""
+        if self._histogram is None:
+            self._histogram = Counter(px for row in self.rows for px in row)
+        return self._histogram
 
     def count(self, color: tuple[int, int, int], tolerance: int = 0) -> int:
         """How many pixels are (about) ``color``."""
-        return sum(1 for row in self.rows for px in row
+        return sum(n for px, n in self.histogram().items()
                    if all(abs(a - b) <= tolerance for a, b in zip(px, color, strict=True)))
 
 
