@@ -116,7 +116,9 @@ def render_text(d: Digest, link: Linker) -> str:
             lines.append(f"{n:2d}. [{f.severity}] {f.rule} {_where(f)}")
             lines += textwrap.wrap(clean_text(f.message, 400), 74, initial_indent="    ",
                                    subsequent_indent="    ", break_on_hyphens=False)
-            lines.append(f"    {clean_text(f.patch_subject, 200)} ({_author(d, f)})")
+            lines += textwrap.wrap(f"{clean_text(f.patch_subject, 200)} ({_author(d, f)})", 74,
+                                   initial_indent="    ", subsequent_indent="    ",
+                                   break_on_hyphens=False)
             lines.append(f"    {link.archive(f.msgid)}")
             lines.append(f"    rule: {link.docs(f.rule)}")
             page = link.finding(f)
