@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.dashboard.filldb import Filled, fill
-from tests.listbot.conftest import run_cli
+from tests.listbot.conftest import inbox, run_cli, sink
+
+__all__ = ["inbox", "sink"]  # the list bot's public-inbox and SMTP sink fixtures
 
 MAINTAINERS = textwrap.dedent("""\
     List of maintainers
