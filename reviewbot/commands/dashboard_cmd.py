@@ -109,6 +109,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError("--port must be between 0 and 65535")
     if interval <= 0:
         raise UsageError("--interval must be positive")
+    previous = signal.signal(signal.SIGTERM, _stop)
     dashboard = Dashboard(db_path(args, settings), settings.dashboard,
                           maintainers_path(args, settings), args.out)
     try:
@@ -128,16 +129,16 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"reviewbot: serving http://{shown}:{bound_port}/ (read-only; Ctrl-C stops)",
               file=sys.stderr, flush=True)
         stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, _stop)
-        watch(dashboard, stop, interval)
+        rebuilder = watch(dashboard, stop, interval)
         try:
             server.serve_forever(poll_interval=0.25)
         except KeyboardInterrupt:
             pass
         finally:
             stop.set()
-            signal.signal(signal.SIGTERM, previous)
             server.server_close()
+            rebuilder.join(timeout=30)
     finally:
         dashboard.close()
+        signal.signal(signal.SIGTERM, previous)
     return 0

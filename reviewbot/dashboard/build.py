@@ -161,8 +161,8 @@ class Site:
         self.rule_pages(rules)
         self.write("feed.atom", feed.render(
             data, self.settings, feed.new_findings(data, self.settings.feed_entries)))
-        self.write("export.json", export.render(data, self.settings, overall, overall_trend,
-                                                rules, scope_rows))
+        with (self.root / "export.json").open("w", encoding="utf-8") as fh:
+            export.write(fh, data, self.settings, overall, overall_trend, rules, scope_rows)
         css = resources.files("reviewbot.dashboard").joinpath("static/style.css").read_bytes()
         self.write("style.css", css)
         self.write(MARKER, f"reviewbot {__version__} dashboard\n")

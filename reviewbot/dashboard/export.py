@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 from reviewbot import __version__
 from reviewbot.dashboard.data import Dataset, Finding, Patch, Series
@@ -73,9 +73,10 @@ def _scope(scope: Scope, totals: Totals, page: str) -> dict[str, Any]:
     return out
 
 
-def render(data: Dataset, settings: DashboardSettings, totals: Totals, trend: Trend,
-           rules: Sequence[RuleStat], scopes: Sequence[tuple[Scope, Totals, str]]) -> str:
-    """The export document as JSON text."""
+def write(out: IO[str], data: Dataset, settings: DashboardSettings, totals: Totals,
+          trend: Trend, rules: Sequence[RuleStat],
+          scopes: Sequence[tuple[Scope, Totals, str]]) -> None:
+    """Write the export document as compact JSON to ``out``."""
     archive = settings.archive_url
     doc = {
         "tool": "reviewbot", "version": __version__, "generated_at": iso(data.read_at),
@@ -92,4 +93,4 @@ def render(data: Dataset, settings: DashboardSettings, totals: Totals, trend: Tr
         "false_positives": [dataclasses.asdict(fp) | {"reported_at": iso(fp.reported_at)}
                             for fp in data.false_positives],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=1)
+    json.dump(doc, out, ensure_ascii=False, separators=(",", ":"))
