@@ -218,3 +218,21 @@ def test_an_empty_database_builds_with_empty_charts(tmp_path: Path) -> None:
     assert done.status == 0, done.err
     page = read(out, "index.html")
     assert "no data yet" in page.content() and "0 series reviewed" in page.content()
+
+
+def test_rules_this_version_does_not_know_get_safe_pages(filled: Filled, tmp_path: Path) -> None:
+    conn = sqlite3.connect(filled.db)
+    conn.execute("UPDATE findings SET rule = 'GONE-001' WHERE id = 1")
+    conn.execute("UPDATE findings SET rule = '../../evil\x1b' WHERE id = 2")
+    conn.commit()
+    conn.close()
+    out = tmp_path / "out"
+    done = run_cli("dashboard", "build", "--db", str(filled.db), "--out", str(out))
+    assert done.status == 0, done.err
+    assert "not known to this reviewbot version" in read(out, "rules/GONE-001.html").content()
+    assert not (tmp_path / "evil.html").exists()
+    assert sorted(p.parent for p in out.rglob("*evil*.html")) == [out / "rules"]
+    for page in ("rules/index.html", "series/1.html"):
+        check_links(out, page, (out / page).read_text(encoding="utf-8"), ARCHIVE)
+    feed = ET.fromstring((out / "feed.atom").read_bytes())  # still well-formed XML
+    assert any("evil" in (e.findtext(f"{ATOM}title") or "") for e in feed)
