@@ -27,6 +27,7 @@ from reviewbot.botconfig import (
     SmtpSettings,
     StorageSettings,
 )
+from reviewbot.dashboard.settings import DashboardSettings
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -128,6 +129,7 @@ class Settings(BaseModel):
     patchwork: PatchworkSettings = Field(default_factory=PatchworkSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,10 @@ Tables (the dashboard reads them; see each comment):
 - ``false_positives``: "reviewbot: false-positive RULE-ID" replies, linked to
   the bot reply and finding they answer when known.
 - ``opt_outs``: addresses that asked for no more mail.
+- ``digests`` (2): per digest scope (``all``, ``list:<list>``,
+  ``subsystem:<title>``, ``maintainer:<address>``), the window the last
+  ``reviewbot summary`` covered (``window_start``, ``window_end``) and when it
+  ran (``made_at``); the next digest reports what changed after ``window_end``.
 """
 
 from __future__ import annotations
@@ -204,6 +208,15 @@ MIGRATIONS: list[str] = [
         address TEXT PRIMARY KEY,
         report_msgid TEXT,
         created_at REAL NOT NULL
+    );
+    """,
+    # 2: the last digest per scope (reviewbot summary).
+    """
+    CREATE TABLE digests (
+        scope TEXT PRIMARY KEY,
+        window_start REAL NOT NULL,
+        window_end REAL NOT NULL,
+        made_at REAL NOT NULL
     );
     """,
 ]
