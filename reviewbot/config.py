@@ -111,6 +111,17 @@ class HookSettings(BaseModel):
     max_commits: int = Field(default=100, ge=1)
 
 
+class LimitsSettings(BaseModel):
+    """[limits]: what one message may cost; a message over a limit is skipped with the reason."""
+
+    model_config = _STRICT
+
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_patch_lines: int = Field(default=200_000, gt=0)
+    max_seconds_per_message: float = Field(default=60.0, gt=0)
+    max_memory_mb: int = Field(default=2048, ge=0)
+
+
 class Settings(BaseModel):
     """The whole configuration."""
 
@@ -128,6 +139,7 @@ class Settings(BaseModel):
     patchwork: PatchworkSettings = Field(default_factory=PatchworkSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

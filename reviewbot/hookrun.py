@@ -127,7 +127,7 @@ def _collect(mail: Path, ctx: HookContext, counter: int, total: int) -> list[Pat
 def review_mails(files: list[Path], settings: Settings, repo: Path) -> Report:
     """Review patch mails: as their commits, else applied to ``repo``, else from hunks."""
     options = Options(settings=settings)
-    ingested = read_paths([str(f) for f in files])
+    ingested = read_paths([str(f) for f in files], limits=settings.limits)
     if settings.hooks.tree:
         try:
             return _review_in_repo(ingested, options, repo)

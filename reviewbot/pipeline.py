@@ -6,12 +6,13 @@ done by callers and adapters, never by the analysis core.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from heuristics import PatchInput, analyse, whole_file
-from heuristics.engine import Analysis
+from heuristics.engine import Analysis, AnalysisTimeout
 from heuristics.model import Confidence, Finding, KernelVersion, Severity
 from heuristics.registry import Rule, select_rules
 from heuristics.tables import ApiTables, PathClasses
@@ -51,6 +52,33 @@ class Options:
     def explicit_version(self) -> str | None:
         """--kernel-version, else [kernel] version."""
         return self.kernel_version or self.settings.kernel.version or None
+
+
+class Deadline:
+    """A time budget: ``expired()`` turns True ``seconds`` after it was made."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.end = clock() + seconds
+
+    def expired(self) -> bool:
+        """Whether the budget is spent."""
+        return self.clock() >= self.end
+
+
+def timeout_message(settings: Settings) -> str:
+    """The reason a patch whose analysis ran out of time is skipped."""
+    seconds = settings.limits.max_seconds_per_message
+    return (f"skipped: the analysis took longer than [limits] max_seconds_per_message "
+            f"({seconds:g} s)")
+
+
+def analyse_limited(patch: PatchInput, tables: ApiTables, rules: Sequence[Rule],
+                    settings: Settings) -> Analysis:
+    """``analyse`` within [limits] max_seconds_per_message (AnalysisTimeout when over)."""
+    deadline = Deadline(settings.limits.max_seconds_per_message)
+    return analyse(patch, tables, rules, expired=deadline.expired)
 
 
 def report_finding(finding: Finding, docs_url: str = DOCS_URL, **extra: object
@@ -128,7 +156,15 @@ def review_series(series: Series, options: Options, tree_version: str | None = N
     rules = options.rules()
     reviews = []
     for patch in series.patches:
-        analysis = analyse(patch_input(patch, version, source), tables, rules)
+        try:
+            analysis = analyse_limited(patch_input(patch, version, source), tables, rules,
+                                       options.settings)
+        except AnalysisTimeout:
+            reviews.append(Review(source=patch.source, subject=patch.subject,
+                                  message_id=patch.message_id, kernel_version=str(version),
+                                  kernel_version_source=source,
+                                  error=timeout_message(options.settings)))
+            continue
         reviews.append(review_from_analysis(patch, analysis, options, version, source, series))
     return reviews
 
@@ -153,7 +189,7 @@ def review_ingested(ingested: Ingested, options: Options) -> Report:
 def review_paths(paths: Sequence[str], options: Options, stdin: bytes | None = None
                  ) -> tuple[Report, Ingested]:
     """Read and review mails, mboxes, patches and diffs."""
-    ingested = read_paths(paths, stdin)
+    ingested = read_paths(paths, stdin, options.settings.limits)
     return review_ingested(ingested, options), ingested
 
 
@@ -190,7 +226,12 @@ def scan_paths(paths: Sequence[str], options: Options, root: Path | None = None)
         patch = PatchInput(subject=name, commit_message="", files=(whole_file(name, text),),
                            kernel_version=version, scan=True,
                            extra={"kernel_version_source": source})
-        analysis = analyse(patch, tables, rules)
+        try:
+            analysis = analyse_limited(patch, tables, rules, options.settings)
+        except AnalysisTimeout:
+            report.reviews.append(Review(source=str(path), subject=name, mode="scan",
+                                         error=timeout_message(options.settings)))
+            continue
         findings = [report_finding(f, options.settings.output.docs_url)
                     for f in apply_policy(analysis.findings, options.settings)]
         report.reviews.append(Review(

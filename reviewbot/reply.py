@@ -62,7 +62,7 @@ def display_date(header: str | None) -> str | None:
         return None
     try:
         when = email.utils.parsedate_to_datetime(clean_text(header, 100))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return email.utils.format_datetime(when) if when is not None else None
 

@@ -125,10 +125,11 @@ class Bot:
             result = Intake(key, "commit", "seen", duplicate=True)
             self._count(result)
             return result
-        limit = self.settings.scope.max_message_bytes
+        limit = self.settings.limits.max_message_bytes
         if len(diff) > limit:
             return self._commit_problem(key, commit, source, cursor, "too-large", "skipped",
-                                        f"diff is {len(diff)} bytes, over {limit}")
+                                        f"diff is {len(diff)} bytes, over [limits] "
+                                        f"max_message_bytes ({limit})")
         try:
             mail = commit_patch(repo, commit, diff, key, list_name)
             review = review_commit(mail, commit, self.options)

@@ -19,11 +19,15 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from urllib.parse import quote
 
-from liblore.utils import parse_message
-
 from heuristics.model import Severity
 from reviewbot.config import Settings
-from reviewbot.ingest import CoverMail, PatchMail, decode_text_parts, mail_from_message
+from reviewbot.ingest import (
+    CoverMail,
+    PatchMail,
+    decode_text_parts,
+    mail_from_message,
+    read_message,
+)
 from reviewbot.models import ReportedFinding, Review
 from reviewbot.pipeline import Options, review_series
 from reviewbot.policy import Decision, decide, path_opted_out
@@ -93,7 +97,7 @@ def load_mail(raw: bytes | None, source: str) -> PatchMail | CoverMail | None:
     """Parse a stored message again."""
     if raw is None:
         return None
-    return mail_from_message(parse_message(raw), source)
+    return mail_from_message(read_message(raw), source)
 
 
 class Reviewer:
@@ -292,7 +296,7 @@ class Reviewer:
                 "SELECT raw FROM messages WHERE kind = 'reply' AND in_reply_to = ? AND "
                 "raw IS NOT NULL", (msgid,)):
             try:
-                bodies.append(decode_text_parts(parse_message(row["raw"])))
+                bodies.append(decode_text_parts(read_message(row["raw"])))
             except Exception:  # noqa: S112 - an unreadable reply raises nothing
                 continue
         return bodies
@@ -331,6 +335,11 @@ class Reviewer:
             (series_id, key, mail.subject, mail.counter, review.mode, review.kernel_version,
              review.error, action, reason or decision.reason or None, now))
         review_id = int(cur.lastrowid or 0)
+        if review.error:
+            # Over [limits] (the analysis ran out of time): the message is skipped.
+            status = "skipped" if review.error.startswith("skipped:") else "failed"
+            self.store.execute("UPDATE messages SET status = ?, reason = ? WHERE msgid = ?",
+                               (status, review.error[:300], key))
         mailed_ids = {id(f) for f in mailable} if action in ("mailed", "held") else set()
         for f, status in zip(review.findings, statuses, strict=True):
             quote = "\n".join(Quoter(mail.files, self.settings.mail.quote_context,

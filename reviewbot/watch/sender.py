@@ -18,10 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from liblore.utils import parse_message
-
 from reviewbot.config import Settings
-from reviewbot.ingest import PatchMail, decode_text_parts, mail_from_message
+from reviewbot.ingest import PatchMail, decode_text_parts, mail_from_message, read_message
 from reviewbot.policy import DEFAULT_LIST, policy_for_list
 from reviewbot.publish import SendError, Transport
 from reviewbot.publish.patchwork import Check, PatchNotFound, PatchworkClient, PatchworkError
@@ -194,7 +192,7 @@ class Sender:
         if patch_row is None or patch_row["raw"] is None:
             return True
         try:
-            patch = mail_from_message(parse_message(patch_row["raw"]), patch_row["source"])
+            patch = mail_from_message(read_message(patch_row["raw"]), patch_row["source"])
         except Exception:  # keep the reply as it was rendered
             return True
         if not isinstance(patch, PatchMail):
@@ -203,7 +201,7 @@ class Sender:
         for reply in self.store.rows("SELECT raw FROM messages WHERE kind = 'reply' AND "
                                      "in_reply_to = ? AND raw IS NOT NULL", (key,)):
             try:
-                bodies.append(decode_text_parts(parse_message(reply["raw"])))
+                bodies.append(decode_text_parts(read_message(reply["raw"])))
             except Exception:  # noqa: S112 - an unreadable reply raises nothing
                 continue
         draft = draft_from_json(row["draft"], patch)
