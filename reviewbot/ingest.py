@@ -14,7 +14,7 @@ import email.policy
 import email.utils
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from pathlib import Path
@@ -24,7 +24,6 @@ from liblore.series import PatchSubject, parse_patch_subject
 from liblore.utils import (
     clean_header,
     get_clean_msgid,
-    msg_get_author,
     msg_get_date,
     parse_message,
     split_body_parts,
@@ -51,6 +50,8 @@ MAIL_ERRORS: tuple[type[Exception], ...] = (
     ArithmeticError, RecursionError, email.errors.MessageError)
 
 _MBOX_FROM_RE = re.compile(rb"^From \S+.*\d\d:\d\d:\d\d.*\d{4}")  # git's is_from_line()
+_ENCODED_WORD_RE = re.compile(r"=\?[^?\s]*\?[^?\s]*\?.*?\?=")
+_NAME_ADDR_RE = re.compile(r'[^<>]*<([^<>\s@,;:"]+@[^<>\s@,;:"]+)>\s*')
 _NESTED_TYPE_RE = re.compile(rb"^content-type:\s*(?:multipart|message)/",
                              re.IGNORECASE | re.MULTILINE)
 
@@ -235,17 +236,47 @@ def header_value(msg: EmailMessage, name: str) -> str:
     return values[0] if values else ""
 
 
-def safe_author(msg: EmailMessage, use_inbody: bool = False) -> tuple[str, str]:
-    """(name, address) of the sender; from the raw From header when liblore's reading fails."""
+def mailbox(value: str) -> tuple[str, str] | None:
+    """(display name, address) of the first mailbox in a raw address header value.
+
+    The address is read before any encoded word is decoded: an encoded display
+    name (``=?utf-8?q?Eve=0D=0ABcc:_victim@evil?= <eve@x>``) can say anything,
+    but it never decides where a reply goes. One ``Name <address>`` is read as
+    RFC 5322 says, whatever the name holds (Python's parser takes an unquoted
+    ``victim@evil <eve@x>`` for the address victim@evil).
+    """
+    defused = _ENCODED_WORD_RE.sub("encoded-word", value)
+    single = _NAME_ADDR_RE.fullmatch(defused)
+    if single is not None:
+        name = value.split("<", 1)[0]
+        return " ".join(clean_str(_decoded(name)).split()).strip('"'), clean_str(single.group(1))
     try:
-        name, address = msg_get_author(msg, use_inbody=use_inbody)
-        return clean_str(name), clean_str(address)
+        parsed = email.policy.default.header_factory("From", value)
+        addresses = getattr(parsed, "addresses", ())
+        if addresses and addresses[0].addr_spec and "@" in addresses[0].addr_spec:
+            first = addresses[0]
+            return clean_str(first.display_name), clean_str(first.addr_spec)
     except MAIL_ERRORS:
-        for header in ("x-original-from", "from"):
-            found = [a for a in email.utils.getaddresses(header_values(msg, header)) if a[1]]
-            if found:
-                return found[0]
-        return ("", "missing@address.local")
+        pass  # CR/LF in a decoded name, odd groups: read it without the parser below
+    pairs = [(n, a) for n, a in email.utils.getaddresses([defused]) if "@" in a]
+    if not pairs:
+        return None
+    address = pairs[0][1]
+    name = value.split("<", 1)[0] if "<" in value else pairs[0][0]
+    return " ".join(clean_str(_decoded(name)).split()).strip('"'), clean_str(address)
+
+
+def safe_author(msg: EmailMessage, inbody: Sequence[tuple[str, str]] = ()) -> tuple[str, str]:
+    """(name, address) of the author: a git-style in-body ``From:`` line (``inbody``: the
+    body's leading headers), else X-Original-From (lists that rewrite From), else From."""
+    for name, value in inbody:
+        if name.lower() == "from" and (found := mailbox(value)) is not None:
+            return found
+    for header in ("x-original-from", "from"):
+        for key, value in msg.raw_items():
+            if key.lower() == header and (found := mailbox(str(value))) is not None:
+                return found
+    return ("", "missing@address.local")
 
 
 def safe_msgid(msg: EmailMessage, header: str = "Message-Id") -> str | None:
@@ -348,7 +379,7 @@ def mail_from_message(msg: EmailMessage, source: str, commit: str | None = None,
         subject=subject,
         title=info.title,
         message_id=msgid,
-        author=safe_author(msg, use_inbody=True),
+        author=safe_author(msg, parts.githeaders),
         date=_date(msg),
         version=info.version,
         counter=info.counter,
