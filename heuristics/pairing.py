@@ -235,8 +235,11 @@ class _Walker:
         target = same_kind[-1] if same_kind else matches[-1]
         if not same_kind:
             self.report.kind_mismatches.append(KindMismatch(target, name, line))
+        first: dict[OpenScope, int] = {}
+        for position, scope in enumerate(live):
+            first.setdefault(scope, position)  # as list.index(), without its O(n) per call
         inner = [s for s in live if s.line > target.line and s.cookie != target.cookie
-                 and live.index(s) > live.index(target)]
+                 and first[s] > first[target]]
         if inner:
             self.report.order_errors.append(OrderError(target, inner[-1], line))
         return tuple(s for s in state if s != target)

@@ -6,10 +6,14 @@ done by callers and adapters, never by the analysis core.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from heuristics import PatchInput, analyse, whole_file
 from heuristics.engine import Analysis, AnalysisTimeout
@@ -76,9 +80,37 @@ def timeout_message(settings: Settings) -> str:
 
 def analyse_limited(patch: PatchInput, tables: ApiTables, rules: Sequence[Rule],
                     settings: Settings) -> Analysis:
-    """``analyse`` within [limits] max_seconds_per_message (AnalysisTimeout when over)."""
-    deadline = Deadline(settings.limits.max_seconds_per_message)
-    return analyse(patch, tables, rules, expired=deadline.expired)
+    """``analyse`` within [limits] max_seconds_per_message (AnalysisTimeout when over).
+
+    The core checks the deadline between files and rules; in the main thread a
+    timer signal also interrupts a single slow rule at the deadline.
+    """
+    seconds = settings.limits.max_seconds_per_message
+    deadline = Deadline(seconds)
+    with _alarm(seconds):
+        return analyse(patch, tables, rules, expired=deadline.expired)
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise AnalysisTimeout("the time for this patch ran out")
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """SIGALRM after ``seconds`` raises AnalysisTimeout (main thread, timer not in use)."""
+    usable = (threading.current_thread() is threading.main_thread()
+              and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None)
+              and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+    if not usable:
+        yield
+        return
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def report_finding(finding: Finding, docs_url: str = DOCS_URL, **extra: object
