@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from reviewbot.commands.botopts import add_bot_options, open_bot, setup_logging
+from reviewbot.commands.botopts import add_bot_options, limit_memory, open_bot, setup_logging
 from reviewbot.commands.common import options_from, settings_from
 from reviewbot.watch.bot import Bot
 from reviewbot.watch.errors import SourceError
@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     interval = args.interval if args.interval is not None else settings.lore.interval
     if interval <= 0:
         raise UsageError("--interval must be positive")
+    limit_memory(settings.limits.max_memory_mb)
     bot = open_bot(args, settings, options, stop)
     stop.install()
     try:

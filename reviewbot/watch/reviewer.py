@@ -39,6 +39,8 @@ from reviewbot.watch.compose import draft_to_json, render
 from reviewbot.watch.thread import already_raised
 
 log = logging.getLogger(__name__)
+# A series whose review was started this often without finishing is failed.
+MAX_REVIEW_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -130,7 +132,29 @@ class Reviewer:
         return out
 
     def review(self, series_id: int) -> Outcome:
-        """Review one series (its patches not reviewed yet) and record everything."""
+        """Review one series (its patches not reviewed yet) and record everything.
+
+        Each attempt is counted in its own transaction first: a series whose review
+        killed the process (out of memory, a crash in a parser) is not retried
+        forever but recorded as failed after MAX_REVIEW_ATTEMPTS.
+        """
+        key = f"review-attempts:{series_id}"
+        with self.store.tx():
+            row = self.store.one("SELECT value FROM meta WHERE key = ?", (key,))
+            attempt = int(row["value"]) + 1 if row is not None else 1
+            self.store.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                               (key, str(attempt)))
+        try:
+            if attempt > MAX_REVIEW_ATTEMPTS:
+                return self._close(series_id, "failed",
+                                   f"the review did not finish in {MAX_REVIEW_ATTEMPTS} "
+                                   "attempts (the process died: out of memory or a crash)")
+            return self._review(series_id)
+        finally:
+            with self.store.tx():
+                self.store.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def _review(self, series_id: int) -> Outcome:
         series = self.store.one("SELECT * FROM series WHERE id = ?", (series_id,))
         assert series is not None
         rows = self.store.rows(
@@ -173,7 +197,10 @@ class Reviewer:
             reviews = review_series(whole, self.options)
         except Exception as exc:  # recorded as a failed series, never fatal
             log.exception("series %s failed", series_id)
-            return self._close(series_id, "failed", f"review failed: {type(exc).__name__}")
+            reason = ("review failed: out of memory ([limits] max_memory_mb)"
+                      if isinstance(exc, MemoryError) else
+                      f"review failed: {type(exc).__name__}")
+            return self._close(series_id, "failed", reason)
         by_id = {r.message_id: r for r in reviews}
         previous = self.previous(series)
         try:
@@ -196,6 +223,12 @@ class Reviewer:
     def _close(self, series_id: int, status: str, reason: str | None) -> Outcome:
         with self.store.tx():
             self.set_status(series_id, status, reason)
+            if status == "failed":
+                # The patches not reviewed carry the reason too (the series failed as a whole).
+                self.store.execute(
+                    "UPDATE messages SET status = 'failed', reason = ? WHERE series_id = ? AND "
+                    "kind = 'patch' AND status = 'seen' AND msgid NOT IN (SELECT msgid FROM "
+                    "reviews WHERE series_id = ?)", (reason, series_id, series_id))
         return Outcome(series_id, status, reason)
 
     def set_status(self, series_id: int, status: str, reason: str | None,
