@@ -119,7 +119,7 @@ class LimitsSettings(BaseModel):
     max_message_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_patch_lines: int = Field(default=200_000, gt=0)
     max_seconds_per_message: float = Field(default=60.0, gt=0)
-    max_memory_mb: int = Field(default=2048, ge=0)
+    max_memory_mb: int = Field(default=1024, ge=0)
 
 
 class Settings(BaseModel):

@@ -179,7 +179,8 @@ class Intaker:
         except Exception as exc:  # unreadable mail is recorded, never fatal
             problem = f"unparseable message: {type(exc).__name__}"
         if problem is not None or msgid is None:
-            key = synthetic_msgid(raw)
+            # Recorded under its Message-ID when the header block names one (a MIME bomb).
+            key = msgid or head_id or synthetic_msgid(raw)
             return self._duplicate(key) or self.record(
                 key, source, "malformed", "failed", problem or "no Message-ID header")
         if msgid != head_id and (dup := self._duplicate(msgid)) is not None:

@@ -10,6 +10,7 @@ crash before the commit leaves the series waiting; after it, nothing is redone.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sqlite3
@@ -149,7 +150,14 @@ class Reviewer:
                 return self._close(series_id, "failed",
                                    f"the review did not finish in {MAX_REVIEW_ATTEMPTS} "
                                    "attempts (the process died: out of memory or a crash)")
-            return self._review(series_id)
+            try:
+                return self._review(series_id)
+            except MemoryError:
+                pass  # leaving the handler drops the traceback and the series' data with it
+            gc.collect()
+            log.warning("series %s: out of memory ([limits] max_memory_mb)", series_id)
+            return self._close(series_id, "failed",
+                               "review failed: out of memory ([limits] max_memory_mb)")
         finally:
             with self.store.tx():
                 self.store.execute("DELETE FROM meta WHERE key = ?", (key,))
@@ -195,12 +203,11 @@ class Reviewer:
         whole = Series(series["version"], series["expected"], mails, cover, series["family"])
         try:
             reviews = review_series(whole, self.options)
+        except MemoryError:
+            raise  # recorded by review() once this frame and its data are gone
         except Exception as exc:  # recorded as a failed series, never fatal
             log.exception("series %s failed", series_id)
-            reason = ("review failed: out of memory ([limits] max_memory_mb)"
-                      if isinstance(exc, MemoryError) else
-                      f"review failed: {type(exc).__name__}")
-            return self._close(series_id, "failed", reason)
+            return self._close(series_id, "failed", f"review failed: {type(exc).__name__}")
         by_id = {r.message_id: r for r in reviews}
         previous = self.previous(series)
         try:
@@ -209,7 +216,7 @@ class Reviewer:
                                       all_findings=[f for r in reviews for f in r.findings],
                                       version=int(series["version"]))
                 self.set_status(series_id, "reviewed", None, previous)
-        except sqlite3.Error:
+        except (sqlite3.Error, MemoryError):
             raise
         except Exception as exc:  # a series that cannot be recorded fails alone
             log.exception("series %s: recording the review failed", series_id)

@@ -6,17 +6,15 @@ at test time into the test's temp directory, never committed.
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import os
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,38 +98,53 @@ class Child:
     seconds: float
 
 
+# Started from a small launcher: a child exec'd straight from pytest (vfork) would
+# inherit pytest's own peak RSS as the start of its ru_maxrss.
+_LAUNCHER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def run_reviewbot(args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 600,
                   stdin: bytes | None = None) -> Child:
     """Run ``python -m reviewbot ARGS`` in a child; its own peak RSS from wait4()."""
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "reviewbot", *args],
-                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env if env is not None else dict(os.environ), cwd=ROOT)
-    chunks: dict[str, bytes] = {}
-
-    def drain(name: str, stream: IO[bytes]) -> None:
-        chunks[name] = stream.read()
-        stream.close()
-
-    assert proc.stdout is not None and proc.stderr is not None
-    readers = [threading.Thread(target=drain, args=("out", proc.stdout)),
-               threading.Thread(target=drain, args=("err", proc.stderr))]
-    for reader in readers:
-        reader.start()
-    if proc.stdin is not None:
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.write(stdin or b"")
-        proc.stdin.close()
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        _, wait_status, usage = os.wait4(proc.pid, 0)  # Popen never reaps it: exact rusage
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(wait_status)
-    for reader in readers:
-        reader.join()
-    return Child(proc.returncode, chunks["out"].decode("utf-8", "replace"),
-                 chunks["err"].decode("utf-8", "replace"), usage.ru_maxrss / 1024,
+    with tempfile.TemporaryDirectory(prefix="reviewbot-rusage-") as tmp:
+        report = Path(tmp) / "rusage"
+        done = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(report), sys.executable, "-m", "reviewbot",
+             *args], input=stdin if stdin is not None else b"", capture_output=True,
+            timeout=timeout, cwd=ROOT, env=env if env is not None else dict(os.environ),
+            check=False)
+        status, maxrss = report.read_text().split()
+    return Child(int(status), done.stdout.decode("utf-8", "replace"),
+                 done.stderr.decode("utf-8", "replace"), int(maxrss) / 1024,
                  time.monotonic() - start)
+
+
+def build_inbox(root: Path, raws: Sequence[bytes]) -> Path:
+    """A public-inbox v2 inbox (public-inbox-init) whose epoch 0 holds ``raws``, one commit
+    per message with the blob ``m``, imported with git fast-import as public-inbox writes
+    them (public-inbox-mda would take a second per mail and refuse some hostile ones)."""
+    from tests.listbot.harness import PublicInbox
+
+    inbox = PublicInbox(root).init()
+    epoch = inbox.dir / "git" / "0.git"
+    if not epoch.is_dir():
+        subprocess.run(["git", "init", "--quiet", "--bare", str(epoch)], check=True)
+    stamp = int(time.time())  # within [lore] backfill_hours of the first poll
+    chunks: list[bytes] = []
+    for index, raw in enumerate(raws):
+        subject = f"message {index}".encode()
+        chunks += [b"commit refs/heads/master\n",
+                   b"author Dev <dev@example.org> %d +0000\n" % stamp,
+                   b"committer inbox <inbox@example.org> %d +0000\n" % stamp,
+                   b"data %d\n%s\n" % (len(subject), subject),
+                   b"M 100644 inline m\n", b"data %d\n%s\n" % (len(raw), raw)]
+    subprocess.run(["git", "-C", str(epoch), "fast-import", "--quiet"],
+                   input=b"".join(chunks), check=True)
+    return inbox.dir
