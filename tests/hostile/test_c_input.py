@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def new_file_diff(lines: list[str], path: str = "fs/foofs/long.c") -> str:
 
 
 def check(capsys: pytest.CaptureFixture[str], tmp_path: Path, diff: str, *args: str
-          ) -> tuple[int, dict, str]:
+          ) -> tuple[int, dict[str, Any], str]:
     path = tmp_path / "in.patch"
     path.write_text(diff)
     status = main(["check", "--format", "json", "--min-severity", "advice", *args, str(path)])

@@ -11,6 +11,7 @@ import base64
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ from tests.hostile.corpus import (
 BOT = "reviewbot@bot.example.net"
 
 
-def check_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict, str]:
+def check_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
     status = main(["check", "--format", "json", *args])
     out = capsys.readouterr()
     return status, json.loads(out.out), out.err

@@ -251,7 +251,7 @@ def test_worktree_directory_is_private(box: Sandbox, capsys: pytest.CaptureFixtu
     real = tempfile.mkdtemp
 
     def spy(*args: Any, **kwargs: Any) -> str:
-        made = real(*args, **kwargs)
+        made: str = real(*args, **kwargs)
         seen.append(stat.S_IMODE(os.stat(made).st_mode))
         return made
 
