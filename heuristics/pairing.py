@@ -177,7 +177,7 @@ class _Walker:
 
     def _on_helper_close(self, args: tuple[str, ...], name: str, state: State) -> State:
         """A closing helper ends the open scope whose cookie it is given."""
-        assert state is not None
+        assert state is not None  # type narrowing  # nosec B101
         live = self._live(state)
         for scope in reversed(live):
             if scope.cookie in args:
@@ -185,7 +185,7 @@ class _Walker:
         return state
 
     def _on_save(self, call: Node, name: str, state: State) -> State:
-        assert state is not None
+        assert state is not None  # type narrowing  # nosec B101
         kind = self._save_kind(call) or self.scopes.save_kind.get(name) or self.openers[name]
         parent = call.parent
         while parent is not None and parent.type in ("parenthesized_expression", "cast_expression"):
@@ -213,7 +213,7 @@ class _Walker:
         return [s for s in state if not any(_negate(c) in self.path_conds for c in s.conds)]
 
     def _on_restore(self, call: Node, name: str, state: State) -> State:
-        assert state is not None
+        assert state is not None  # type narrowing  # nosec B101
         args = call.child_by_field_name("arguments")
         named = [c for c in args.named_children if c.type != "comment"] if args else []
         if len(named) != 1 or named[0].type != "identifier":

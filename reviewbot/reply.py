@@ -278,7 +278,7 @@ def build_message(draft: Draft, body: str, bot: BotIdentity, now: datetime) -> E
         raise ValueError(f"invalid author address {clean_text(draft.to[1], 80)!r}")
     msg = EmailMessage()
     sender = _address((bot.name, bot.address))
-    assert sender is not None
+    assert sender is not None  # type narrowing  # nosec B101
     msg["From"] = sender
     msg["To"] = to
     cc = [a for a in (_address(p) for p in draft.cc) if a is not None]

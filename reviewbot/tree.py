@@ -107,7 +107,7 @@ class TempWorktree:
 
     def _env(self, admin: Path) -> dict[str, str]:
         """Where worktree commands find everything, all pinned; objects written to tmp."""
-        assert self.tmp is not None and self.path is not None
+        assert self.tmp is not None and self.path is not None  # type narrowing  # nosec B101
         alternates = [str(self.user_env_objects)]
         inherited = os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES")
         if inherited:
@@ -190,7 +190,7 @@ class TempWorktree:
 
     def _wt(self, *args: str) -> tuple[int, str]:
         """Run git in the worktree; (status, stdout and stderr)."""
-        assert self.tmp is not None
+        assert self.tmp is not None  # type narrowing  # nosec B101
         cmd = ["git", *_ISOLATION, "-c", f"core.hooksPath={self.tmp / 'hooks'}", *args]
         status, out, err = self.git.repo.git.execute(cmd, with_extended_output=True,
                                                      with_exceptions=False)
@@ -210,7 +210,7 @@ class TempWorktree:
 
     def apply(self, patch: PatchMail) -> None:
         """Apply and commit one patch: git am --3way, else git apply --3way, else git apply."""
-        assert self.tmp is not None
+        assert self.tmp is not None  # type narrowing  # nosec B101
         errors: list[str] = []
         mbox = self.tmp / "patch.mbox"
         if patch.raw:

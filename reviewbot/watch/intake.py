@@ -255,7 +255,7 @@ class Intaker:
         key = f"{heads.thread_root}|v{version}|{expected}|{heads.author[1].lower()}"
         series_id = self.new_series(key, heads, title, source, version, expected)
         row = self.store.one("SELECT status FROM series WHERE id = ?", (series_id,))
-        assert row is not None
+        assert row is not None  # type narrowing  # nosec B101
         if kind == "cover":
             self.store.execute(
                 "UPDATE series SET cover_msgid = ?, title = ?, family = ? WHERE id = ?",
@@ -279,7 +279,7 @@ class Intaker:
             "?, ?)", (key, heads.thread_root, version, expected, title, family_key(title),
                       heads.author[0], heads.author[1].lower(), source, self.clock()))
         row = self.store.one("SELECT id FROM series WHERE key = ?", (key,))
-        assert row is not None
+        assert row is not None  # type narrowing  # nosec B101
         series_id = int(row["id"])
         for name in heads.lists:
             self.store.execute("INSERT OR IGNORE INTO series_lists VALUES (?, ?)",

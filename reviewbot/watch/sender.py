@@ -104,7 +104,7 @@ class Sender:
             "next_attempt_at <= ? ORDER BY created_at, id", (now, now))]
 
     def _flush_outbox(self, stats: FlushStats) -> None:
-        assert self.transport is not None
+        assert self.transport is not None  # type narrowing  # nosec B101
         dry = self.transport.name == "dry-run"
         pause = 0.0 if dry else self.settings.smtp.send_interval_seconds
         for entry_id in self._due():
@@ -117,7 +117,7 @@ class Sender:
                 stats.dropped += 1
                 continue
             entry = self.store.one("SELECT * FROM outbox WHERE id = ?", (entry_id,))
-            assert entry is not None
+            assert entry is not None  # type narrowing  # nosec B101
             if not dry and not self._within_rate(entry_id):
                 stats.deferred += 1
                 continue
@@ -130,7 +130,7 @@ class Sender:
                 break
 
     def _deliver(self, row: sqlite3.Row, stats: FlushStats) -> bool:
-        assert self.transport is not None
+        assert self.transport is not None  # type narrowing  # nosec B101
         now = self.clock()
         with self.store.tx():
             self.store.execute("UPDATE outbox SET status = 'sending', sent_at = ?, "
@@ -202,7 +202,7 @@ class Sender:
                                      "in_reply_to = ? AND raw IS NOT NULL", (key,)):
             try:
                 bodies.append(decode_text_parts(read_message(reply["raw"])))
-            except Exception:  # noqa: S112 - an unreadable reply raises nothing
+            except Exception:  # noqa: S112  # an unreadable reply is skipped on purpose  # nosec B112
                 continue
         draft = draft_from_json(row["draft"], patch)
         keep = [f for f in draft.findings if not already_raised(f.rule, f.snippet, bodies)]
@@ -229,7 +229,7 @@ class Sender:
         return True
 
     def _flush_checks(self, stats: FlushStats) -> None:
-        assert self.patchwork is not None
+        assert self.patchwork is not None  # type narrowing  # nosec B101
         now = self.clock()
         pw = self.settings.patchwork
         for row in self.store.rows(
