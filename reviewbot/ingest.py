@@ -195,12 +195,14 @@ def read_message(raw: bytes) -> EmailMessage:
 
 
 def clean_str(value: str) -> str:
-    """Text without lone surrogates: raw 8-bit header bytes become their UTF-8 reading
-    (U+FFFD where they are not UTF-8), so the value can be stored, printed and mailed."""
+    """Text without lone surrogates or NULs: raw 8-bit header bytes become their UTF-8
+    reading (U+FFFD where they are not UTF-8) and a NUL becomes U+FFFD, so the value can
+    be stored, printed, mailed and passed to git (an argument cannot hold a NUL)."""
     try:
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8", "replace")
+        text = value.encode("utf-8", "replace").decode("utf-8", "replace")
+    return text.replace("\x00", "\ufffd")
 
 
 def _decoded(value: str) -> str:

@@ -233,13 +233,20 @@ class TempWorktree:
         raise ApplyError(next((e for e in map(_first_error, errors) if e), "patch failed"))
 
     def _commit(self, patch: PatchMail) -> None:
-        name, email = patch.author
+        name, email = (" ".join(_arg(part).replace("<", "").replace(">", "").split())
+                       for part in patch.author)
         author = f"{name or 'unknown'} <{email or 'unknown@localhost.invalid'}>"
         for args in (("add", "-A"), ("commit", "--quiet", "--no-verify", "--allow-empty",
-                                     f"--author={author}", "-m", patch.subject or "patch")):
+                                     f"--author={author}", "-m",
+                                     _arg(patch.subject) or "patch")):
             status, err = self._wt(*args)
             if status != 0:
                 raise ApplyError(_first_error(err) or "cannot commit the applied patch")
+
+
+def _arg(text: str) -> str:
+    """Mail text as a command-line argument: an argument cannot hold a NUL."""
+    return text.replace("\x00", "")
 
 
 def _admin_dir(worktree: Path) -> Path:

@@ -260,3 +260,29 @@ def test_worktree_directory_is_private(box: Sandbox, capsys: pytest.CaptureFixtu
     box.check(capsys, patch)
     assert seen == [0o700]
     box.assert_untouched()
+
+
+def test_nul_in_subject_and_author_after_long_headers(box: Sandbox,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A NUL past the first 8 KiB (where the binary check looks) reached `git commit -m`
+    as an argument and crashed check --tree with ValueError."""
+    refs = " ".join(f"<r{i}@example.org>" for i in range(600))
+    start = box.repo.head()
+    box.repo.edit("fs/foofs/dir.c", "\tfoofs_touch(dir);\n", "\tfoofs_touch(dir);\n\tx();\n")
+    box.repo.commit("foofs: one more step")
+    (box.root / "in").mkdir()
+    text = box.repo.mbox(f"{start}..HEAD", box.root / "in" / "one.mbox").read_bytes()
+    box.repo.reset_to(start)
+    box.marker.unlink()
+    box.before, box.files_before = box.repo.snapshot(), box.files()
+    head, body = text.split(b"\n\n", 1)
+    head = head.replace(b"\nFrom: ", f"\nReferences: {refs}\nFrom: Ev\x00e ".encode(), 1)
+    head = head.replace(b"Subject: [PATCH] ", b"Subject: [PATCH] x\x00y ", 1)
+    assert head.index(b"\x00") > 8192
+    mail_path = box.root / "in" / "nul.mbox"
+    mail_path.write_bytes(head + b"\n\n" + body)
+    status, reviews, err = box.check(capsys, mail_path)
+    [review] = reviews
+    assert review["mode"] == "tree" and review["apply_error"] is None, review["apply_error"]
+    assert "\x00" not in review["subject"] and err == "" and status == 0
+    box.assert_untouched()
