@@ -14,6 +14,7 @@ from reviewbot.publish import Transport
 from reviewbot.publish.files import DryRun, OutboxDir
 from reviewbot.publish.patchwork import PatchworkClient
 from reviewbot.publish.smtp import SmtpTransport
+from reviewbot.render.safe import terminal_safe
 from reviewbot.reply import TemplateError
 from reviewbot.store import Store, StoreError, default_db_path
 from reviewbot.watch.bot import Bot
@@ -38,10 +39,19 @@ def add_bot_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-v", "--verbose", action="store_true", help="log more on stderr")
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log messages carry Message-IDs and reasons from mail: no terminal escapes."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().formatMessage(record))
+
+
 def setup_logging(verbose: bool) -> None:
-    """Log to stderr (warnings, or info with -v)."""
+    """Log to stderr (warnings, or info with -v), control characters made visible."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("reviewbot: %(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="reviewbot: %(levelname)s: %(message)s", stream=sys.stderr)
+                        handlers=[handler])
 
 
 def limit_memory(megabytes: int) -> None:

@@ -20,6 +20,7 @@ from reviewbot.config import Settings
 from reviewbot.pipeline import Options
 from reviewbot.publish import Transport
 from reviewbot.publish.patchwork import PatchworkClient
+from reviewbot.render.safe import terminal_safe
 from reviewbot.reply import Templates
 from reviewbot.store import Store
 from reviewbot.watch.commit_review import (
@@ -108,7 +109,7 @@ class Bot:
         if result.kind in ("malformed", "too-large") or result.status == "failed":
             text = f"{result.msgid}: {result.kind}: {result.reason}"
             self.tally.problems.append(text)
-            self.echo(f"reviewbot: skipped {text}")
+            self.echo(terminal_safe(f"reviewbot: skipped {text}"))  # msgid and reason: mail
 
     def take_commit(self, repo: git.Repo, commit: git.Commit, ref: str,
                     list_name: str | None, source: str) -> Intake:

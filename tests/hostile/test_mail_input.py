@@ -267,3 +267,25 @@ def test_store_is_plain_sqlite(tmp_path: Path, intaker: Intaker) -> None:
         assert conn.execute("SELECT COUNT(*) FROM series").fetchone()[0] == 1
     finally:
         conn.close()
+
+
+def test_the_watchers_own_lines_neutralise_escapes(tmp_path: Path) -> None:
+    """A skipped message is echoed with its Message-ID and reason; log lines carry ids too."""
+    import logging
+
+    from reviewbot.commands.botopts import _SafeFormatter
+    from reviewbot.pipeline import Options
+    from reviewbot.watch.bot import Bot
+
+    echoed: list[str] = []
+    settings = Settings.model_validate({"bot": {"address": BOT}})
+    bot = Bot(Store.open(tmp_path / "s.db"), settings, Options(settings=settings),
+              echo=echoed.append)
+    raw = mail(msgid=f"{ESCAPES}@example.org", subject="[PATCH] x",
+               body="x\n---\n--- a/fs/x.c\n+++ b/fs/x.c\n@@ -1,2 +1,2 @@\n@@ -1 +1 @@\n")
+    assert bot.take(raw, "test").status == "failed"
+    assert echoed and not any(ch in echoed[0] for ch in "\x1b\x07\x08\x9b"), echoed
+    record = logging.LogRecord("x", logging.WARNING, "f", 1, "%s: cannot parse", (ESCAPES,),
+                               None)
+    line = _SafeFormatter("reviewbot: %(levelname)s: %(message)s").format(record)
+    assert not any(ch in line for ch in "\x1b\x07\x08\x9b") and "\\x1b" in line
