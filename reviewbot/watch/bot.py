@@ -95,9 +95,11 @@ class Bot:
         self.tally = Tally()
         self.sender.recover()
 
-    def take(self, raw: bytes, source: str, cursor: tuple[str, str] | None = None) -> Intake:
-        """Record one raw message (and its source's cursor) exactly once."""
-        result = self.intaker.take(raw, source, cursor)
+    def take(self, raw: bytes, source: str, cursor: tuple[str, str] | None = None,
+             size: int | None = None) -> Intake:
+        """Record one raw message (and its source's cursor) exactly once; ``size``: ``raw``
+        is only the head of an oversized message of that many bytes."""
+        result = self.intaker.take(raw, source, cursor, size)
         self._count(result)
         return result
 

@@ -141,10 +141,15 @@ class Intaker:
         """Whether a message with this id was taken before."""
         return self.store.one("SELECT 1 FROM messages WHERE msgid = ?", (msgid,)) is not None
 
-    def take(self, raw: bytes, source: str, cursor: tuple[str, str] | None = None) -> Intake:
-        """Classify and record one raw message (and move ``cursor`` with it)."""
+    def take(self, raw: bytes, source: str, cursor: tuple[str, str] | None = None,
+             size: int | None = None) -> Intake:
+        """Classify and record one raw message (and move ``cursor`` with it).
+
+        ``size`` says that ``raw`` is only the start of a message of that many bytes
+        (a source that did not read an oversized message whole).
+        """
         with self.store.tx():
-            result = self._take(raw, source)
+            result = self._take(raw, source, size)
             if cursor is not None:
                 self.store.set_cursor(*cursor)
         return result
@@ -155,14 +160,15 @@ class Intaker:
             return None
         return Intake(msgid, row["kind"], row["status"], duplicate=True)
 
-    def _take(self, raw: bytes, source: str) -> Intake:
+    def _take(self, raw: bytes, source: str, size: int | None = None) -> Intake:
         head_id = raw_msgid(raw)
         if head_id is not None and (dup := self._duplicate(head_id)) is not None:
             return dup
         limit = self.settings.limits.max_message_bytes
-        if len(raw) > limit:
+        total = max(size or 0, len(raw))
+        if total > limit:
             key = head_id or synthetic_msgid(raw)
-            reason = f"message is {len(raw)} bytes, over [limits] max_message_bytes ({limit})"
+            reason = f"message is {total} bytes, over [limits] max_message_bytes ({limit})"
             return self._duplicate(key) or self.record(key, source, "too-large", "skipped",
                                                        reason)
         problem: str | None = None

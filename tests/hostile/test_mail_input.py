@@ -24,6 +24,7 @@ from tests.hostile.corpus import (
     CLEAN,
     HAZARD,
     HAZARD_RULE,
+    build_inbox,
     mail,
     mbox,
     nested_multipart,
@@ -91,6 +92,28 @@ def test_100mb_message_in_the_bot_is_skipped_and_not_stored(intaker: Intaker) ->
     row = intaker.store.one("SELECT raw, reason FROM messages WHERE msgid = ?", (got.msgid,))
     assert row is not None and row["raw"] is None and row["reason"] == got.reason
     assert intaker.take(raw, "test").duplicate  # recorded once
+
+
+def test_100mb_message_in_a_public_inbox_mirror_is_never_read_whole(tmp_path: Path) -> None:
+    """watch public-inbox-git reads only the header block of an oversized blob."""
+    giant = mail(msgid="giant@example.org", body=b"x" * (100 * 1024 * 1024))
+    inbox = build_inbox(tmp_path / "pi", [giant, mail(msgid="after@example.org")])
+    del giant
+    db = tmp_path / "state.db"
+    child = run_reviewbot(["watch", "public-inbox-git", "--repo", str(inbox), "--once",
+                           "--db", str(db)])
+    assert child.status == 0, child.err
+    assert child.max_rss_mb < 150, f"peak RSS {child.max_rss_mb:.0f} MiB"
+    conn = sqlite3.connect(db)
+    try:
+        rows = dict(conn.execute("SELECT msgid, status FROM messages").fetchall())
+        raw = conn.execute("SELECT raw FROM messages WHERE msgid = 'giant@example.org'"
+                           ).fetchone()[0]
+    finally:
+        conn.close()
+    assert rows == {"giant@example.org": "skipped", "after@example.org": "seen"}
+    assert raw is None
+    assert "reviewbot: skipped giant@example.org: too-large: message is 104857" in child.err
 
 
 def test_message_limit_is_configurable(tmp_path: Path, capsys: pytest.CaptureFixture[str]
