@@ -272,7 +272,7 @@ class ImageContext:
         return cache[key]
 
     def _callback_kinds(self, fn: CFunction) -> set[str]:
-        assert fn.name is not None
+        assert fn.name is not None  # type narrowing  # nosec B101
         kinds = set(self.patch.callbacks.get(fn.name, set()))
         for cb in self.tables.reclaim.callbacks:
             if any(fn.name.endswith(sfx) for sfx in cb.name_suffixes) or (

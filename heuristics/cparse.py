@@ -32,6 +32,10 @@ _INDEX_QUERY = Query(C_LANGUAGE, """
 """)
 
 _WRAPPER_PREFIX = "__rb_frag_"
+# Deeper syntax trees are refused (ValueError): kernel code nests a few dozen
+# levels; 250,000 chained "a + " on one line made tree-sitter's queries and
+# the rules' tree walks take minutes. Real nesting up to this depth is analysed.
+MAX_SYNTAX_DEPTH = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +222,7 @@ def function_name_from_section(section: str) -> str | None:
     """The function a hunk header names: the identifier before the first '('."""
     depth = 0
     name = None
-    token = ""
+    token = ""  # a C token being built, not a password  # nosec B105
     for ch in section:
         if ch.isalnum() or ch == "_":
             token += ch
@@ -234,7 +238,7 @@ def function_name_from_section(section: str) -> str | None:
             return None
         token = "" if not ch.isspace() else token
         if ch.isspace():
-            token = ""
+            token = ""  # a C token being built, not a password  # nosec B105
     return name
 
 
@@ -545,6 +549,8 @@ class CUnit:
         self._wrapper_sections = builder.wrapper_sections
         self.source = "\n".join(builder.text).encode("utf-8", "surrogateescape")
         self.tree: Tree = Parser(C_LANGUAGE).parse(self.source)
+        if _deeper_than(self.tree, MAX_SYNTAX_DEPTH):
+            raise ValueError(f"syntax nested deeper than {MAX_SYNTAX_DEPTH} levels")
         self._line_text = {n: t for seg in view.segments for n, t in seg.lines}
         self._segment_of = {n: i for i, seg in enumerate(view.segments) for n, _ in seg.lines}
 
@@ -741,6 +747,22 @@ class CUnit:
 
 
 _QUERIES: dict[frozenset[str], Query] = {}
+
+
+def _deeper_than(tree: Tree, limit: int) -> bool:
+    """Whether any node of ``tree`` lies more than ``limit`` levels below the root."""
+    cursor = tree.walk()
+    depth = 0
+    while True:
+        if cursor.goto_first_child():
+            depth += 1
+            if depth > limit:
+                return True
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return False
+            depth -= 1
 
 
 def _types_query(types: frozenset[str]) -> Query:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from heuristics.context import ChangeContext, ImageContext, Mode, PatchContext
@@ -22,6 +22,16 @@ from heuristics.registry import Hit, Rule, all_rules
 from heuristics.tables import ApiTables
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+Expired = Callable[[], bool]
+
+
+class AnalysisTimeout(Exception):
+    """The caller's time budget ran out; raised between files and between rules."""
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(slots=True)
@@ -132,9 +142,19 @@ def _one_per_place(findings: list[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None = None
-            ) -> Analysis:
-    """Analyse one patch (or a scanned file set) with the selected rules."""
+def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None = None,
+            expired: Expired | None = None) -> Analysis:
+    """Analyse one patch (or a scanned file set) with the selected rules.
+
+    ``expired`` is asked between files and between rules; once it answers True
+    the analysis stops with AnalysisTimeout (the core reads no clock itself).
+    """
+    out_of_time = expired or _never
+
+    def check_time() -> None:
+        if out_of_time():
+            raise AnalysisTimeout("the time for this patch ran out")
+
     chosen = list(rules) if rules is not None else all_rules()
     mode = _mode(patch)
     result = Analysis(mode=mode)
@@ -146,6 +166,7 @@ def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None =
     for change in c_files(patch.files):
         if change.is_deleted:
             continue
+        check_time()
         try:
             post = CUnit(post_view(change), tables)
             pre = None
@@ -173,6 +194,7 @@ def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None =
         post_findings: list[tuple[Finding, bool]] = []
         pre_findings: list[Finding] = []
         for rule in state_rules:
+            check_time()
             for hit in _run(rule, post_ctx, result.errors, change.path):
                 post_findings.append((_finding(rule, post_ctx, hit), hit.line in added))
         if post_findings and mode != "scan" and not change.is_new and pre_ctx is None:
@@ -184,6 +206,7 @@ def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None =
             for rule in state_rules:
                 if rule.id not in fired:
                     continue  # nothing in the post-image to subtract from
+                check_time()
                 for hit in _run(rule, pre_ctx, result.errors, change.path):
                     pre_findings.append(_finding(rule, pre_ctx, hit))
         new, old = _net_new(post_findings, pre_findings)
@@ -194,6 +217,7 @@ def analyse(patch: PatchInput, tables: ApiTables, rules: Iterable[Rule] | None =
         if change_rules and mode != "scan":
             cctx = ChangeContext(ctx, change, post_ctx, pre_ctx)
             for rule in change_rules:
+                check_time()
                 for hit in _run(rule, cctx, result.errors, change.path):
                     new.append(_finding(rule, post_ctx, hit))
         for finding in new:

@@ -156,15 +156,13 @@ class GateReader:
 
 def _ends_in_exit(node: Node) -> bool:
     """Whether a statement always leaves the block (return/goto/break/continue)."""
-    if node.type in _EXITS:
-        return True
-    if node.type == "compound_statement":
+    while node.type == "compound_statement":  # a loop: { { { return; } } } nests freely
         stmts = [c for c in node.named_children if c.type != "comment"]
-        return bool(stmts) and _ends_in_exit(stmts[-1])
-    if node.type == "expression_statement":
-        # BUG(), panic() never return; rare in callbacks
-        return False
-    return False
+        if not stmts:
+            return False
+        node = stmts[-1]
+    # BUG(), panic() never return, but are rare in callbacks: an expression is no exit
+    return node.type in _EXITS
 
 
 def facts_at(node: Node, reader: GateReader, stop: Node | None = None) -> Facts:

@@ -95,8 +95,10 @@ def tree_path(path: str | None) -> str | None:
     if path is None or path == "/dev/null":
         return None
     path = path.strip()
-    if path.startswith('"') and path.endswith('"'):
+    if len(path) >= 2 and path.startswith('"') and path.endswith('"'):
         path = path[1:-1]
+    if not path or path == '"':
+        return None
     first, sep, rest = path.partition("/")
     if not sep or first in _TREE_TOPS:
         return path

@@ -34,7 +34,7 @@ class _Ranked(StrEnum):
     def _cmp(self, other: object) -> int:
         if type(other) is not type(self):
             raise TypeError(f"cannot compare {type(self).__name__} with {type(other).__name__}")
-        assert isinstance(other, _Ranked)
+        assert isinstance(other, _Ranked)  # type narrowing  # nosec B101
         return self.rank - other.rank
 
     def __lt__(self, other: object) -> bool:

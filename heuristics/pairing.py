@@ -11,11 +11,16 @@ and across ``break``/``continue``, and reports:
 
 Branches with the same condition text are treated as correlated, which is how
 kernel code writes "save only if X ... restore only if X".
+
+The walk over nested statements runs on an explicit stack, not on Python's:
+each statement is a generator that yields the sub-statements it needs walked
+(``yield (node, state)``) and receives their resulting state, so a function
+nested ten thousand braces deep costs memory, never a RecursionError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -85,6 +90,11 @@ class PairingReport:
 
 
 State = tuple[OpenScope, ...] | None  # None: unreachable
+# A save remembers at most this many enclosing conditions for correlation with
+# later branches (deeper nesting than this is not kernel code).
+MAX_CORRELATED = 32
+# A statement being walked: yields (sub-statement, state in), receives the state out.
+Walk = Generator[tuple["Node", State], State, State]
 
 
 def _merge(a: State, b: State) -> State:
@@ -114,7 +124,10 @@ class _Walker:
         self.pending_gotos: dict[str, State] = {}
         self.labels = self._labels(fn)
         self.loop_stack: list[tuple[list[State], list[State]]] = []  # (breaks, continues)
-        self.path_conds: frozenset[str] = frozenset()
+        # Conditions on the current path: a count per condition (entered in place,
+        # never copied) and their order, for the snapshot a save keeps.
+        self.path_conds: dict[str, int] = {}
+        self.cond_stack: list[str] = []
         self._reported: set[tuple[str, int, int]] = set()
         self._escaped_cache: set[str] | None = None
 
@@ -164,7 +177,7 @@ class _Walker:
 
     def _on_helper_close(self, args: tuple[str, ...], name: str, state: State) -> State:
         """A closing helper ends the open scope whose cookie it is given."""
-        assert state is not None
+        assert state is not None  # type narrowing  # nosec B101
         live = self._live(state)
         for scope in reversed(live):
             if scope.cookie in args:
@@ -172,7 +185,7 @@ class _Walker:
         return state
 
     def _on_save(self, call: Node, name: str, state: State) -> State:
-        assert state is not None
+        assert state is not None  # type narrowing  # nosec B101
         kind = self._save_kind(call) or self.scopes.save_kind.get(name) or self.openers[name]
         parent = call.parent
         while parent is not None and parent.type in ("parenthesized_expression", "cast_expression"):
@@ -190,7 +203,8 @@ class _Walker:
                 cookie = node_text(decl)
         if cookie is None:
             return state  # carried in an object, returned, or discarded: other rules
-        scope = OpenScope(cookie, kind, self.line(call), name, self.path_conds)
+        scope = OpenScope(cookie, kind, self.line(call), name,
+                          frozenset(self.cond_stack[-MAX_CORRELATED:]))
         self.report.saves.append(scope)
         # A second save into the same variable hides the first cookie.
         return (*state, scope)
@@ -199,7 +213,7 @@ class _Walker:
         return [s for s in state if not any(_negate(c) in self.path_conds for c in s.conds)]
 
     def _on_restore(self, call: Node, name: str, state: State) -> State:
-        assert state is not None
+        assert state is not None  # type narrowing  # nosec B101
         args = call.child_by_field_name("arguments")
         named = [c for c in args.named_children if c.type != "comment"] if args else []
         if len(named) != 1 or named[0].type != "identifier":
@@ -221,8 +235,11 @@ class _Walker:
         target = same_kind[-1] if same_kind else matches[-1]
         if not same_kind:
             self.report.kind_mismatches.append(KindMismatch(target, name, line))
+        first: dict[OpenScope, int] = {}
+        for position, scope in enumerate(live):
+            first.setdefault(scope, position)  # as list.index(), without its O(n) per call
         inner = [s for s in live if s.line > target.line and s.cookie != target.cookie
-                 and live.index(s) > live.index(target)]
+                 and first[s] > first[target]]
         if inner:
             self.report.order_errors.append(OrderError(target, inner[-1], line))
         return tuple(s for s in state if s != target)
@@ -230,21 +247,36 @@ class _Walker:
     # -- statements ----------------------------------------------------------
 
     def walk(self, node: Node, state: State) -> State:
+        """Walk one statement (and everything nested in it) on an explicit stack."""
+        stack: list[Walk] = [self._walk(node, state)]
+        value: State = None
+        while stack:
+            try:
+                child, child_state = stack[-1].send(value)
+            except StopIteration as done:
+                stack.pop()
+                value = done.value
+                continue
+            stack.append(self._walk(child, child_state))
+            value = None
+        return value
+
+    def _walk(self, node: Node, state: State) -> Walk:
         kind = node.type
         if state is None and kind != "labeled_statement" and kind != "compound_statement":
             return None
         if kind == "compound_statement" or kind == "ERROR" or kind.startswith("preproc_"):
-            return self._block(node.named_children, state)
+            return (yield from self._block(node.named_children, state))
         if kind == "if_statement":
-            return self._if(node, state)
+            return (yield from self._if(node, state))
         if kind in ("for_statement", "while_statement", "do_statement"):
             body = node.child_by_field_name("body")
             cond = node.child_by_field_name("condition")
             if cond is not None:
                 state = self._events(cond, state)
-            return self._loop(body, state, must_run=kind == "do_statement")
+            return (yield from self._loop(body, state, must_run=kind == "do_statement"))
         if kind == "switch_statement":
-            return self._switch(node, state)
+            return (yield from self._switch(node, state))
         if kind == "return_statement":
             state = self._events(node, state)
             self._exit(node, state, "return")
@@ -263,7 +295,7 @@ class _Walker:
             state = _merge(state, self.pending_gotos.pop(name, None))
             inner = [c for c in node.named_children if c.type != "statement_identifier"]
             for child in inner:
-                state = self.walk(child, state)
+                state = yield (child, state)
             return state
         if kind == "break_statement":
             if self.loop_stack:
@@ -277,7 +309,7 @@ class _Walker:
             return state
         return self._events(node, state)
 
-    def _block(self, children: Iterable[Node], state: State) -> State:
+    def _block(self, children: Iterable[Node], state: State) -> Walk:
         items = [c for c in children if c.type != "comment"]
         i = 0
         while i < len(items):
@@ -287,28 +319,34 @@ class _Walker:
                     and nxt.type == "compound_statement" and _missing_semicolon(child):
                 # list_for_each_entry(...) { ... } / scoped_guard(...) { ... }
                 state = self._events(child, state)
-                state = self._loop(nxt, state, must_run=False)
+                state = yield from self._loop(nxt, state, must_run=False)
                 i += 2
                 continue
-            state = self.walk(child, state)
+            state = yield (child, state)
             i += 1
         return state
 
-    def _branch(self, node: Node | None, state: State, cond: str | None) -> State:
-        saved = self.path_conds
+    def _branch(self, node: Node | None, state: State, cond: str | None) -> Walk:
         if cond:
-            self.path_conds = saved | {cond}
+            self.path_conds[cond] = self.path_conds.get(cond, 0) + 1
+            self.cond_stack.append(cond)
         try:
-            result = state if node is None else self.walk(node, state)
+            result = state if node is None else (yield (node, state))
             if result is not None:
                 # Scopes opened under a condition this branch contradicts do not exist here.
                 result = tuple(s for s in result if not any(
                     _negate(c) in self.path_conds for c in s.conds))
             return result
         finally:
-            self.path_conds = saved
+            if cond:
+                self.cond_stack.pop()
+                left = self.path_conds[cond] - 1
+                if left:
+                    self.path_conds[cond] = left
+                else:
+                    del self.path_conds[cond]
 
-    def _if(self, node: Node, state: State) -> State:
+    def _if(self, node: Node, state: State) -> Walk:
         cond_node = node.child_by_field_name("condition")
         cond = " ".join(node_text(cond_node).split()) if cond_node is not None else ""
         if cond_node is not None:
@@ -318,14 +356,14 @@ class _Walker:
         alt_body = None
         if alt is not None:
             alt_body = next((c for c in alt.named_children if c.type != "comment"), None)
-        then_state = self._branch(cons, state, cond)
-        else_state = self._branch(alt_body, state, _negate(cond) if cond else None)
+        then_state = yield from self._branch(cons, state, cond)
+        else_state = yield from self._branch(alt_body, state, _negate(cond) if cond else None)
         return _merge(then_state, else_state)
 
-    def _loop(self, body: Node | None, state: State, must_run: bool) -> State:
+    def _loop(self, body: Node | None, state: State, must_run: bool) -> Walk:
         self.loop_stack.append(([], []))
         try:
-            end = self.walk(body, state) if body is not None else state
+            end = (yield (body, state)) if body is not None else state
         finally:
             breaks, continues = self.loop_stack.pop()
         out = end
@@ -335,7 +373,7 @@ class _Walker:
             out = _merge(out, state)
         return out
 
-    def _switch(self, node: Node, state: State) -> State:
+    def _switch(self, node: Node, state: State) -> Walk:
         cond = node.child_by_field_name("condition")
         if cond is not None:
             state = self._events(cond, state)
@@ -355,9 +393,9 @@ class _Walker:
                     value = child.child_by_field_name("value")
                     stmts = [c for c in child.named_children
                              if c.type != "comment" and (value is None or c != value)]
-                    current = self._block(stmts, current)
+                    current = yield from self._block(stmts, current)
                 else:
-                    current = self.walk(child, current)
+                    current = yield (child, current)
         finally:
             breaks, continues = self.loop_stack.pop()
         out = current

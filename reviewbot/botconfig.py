@@ -94,7 +94,6 @@ class ScopeSettings(BaseModel):
         "fs/", "mm/", "block/", "drivers/block/", "drivers/md/", "drivers/nvme/",
         "drivers/scsi/", "include/linux/"])
     grace_minutes: float = Field(default=60.0, ge=0)
-    max_message_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_series_patches: int = Field(default=200, gt=0)
 
 

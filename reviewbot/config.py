@@ -112,6 +112,17 @@ class HookSettings(BaseModel):
     max_commits: int = Field(default=100, ge=1)
 
 
+class LimitsSettings(BaseModel):
+    """[limits]: what one message may cost; a message over a limit is skipped with the reason."""
+
+    model_config = _STRICT
+
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_patch_lines: int = Field(default=200_000, gt=0)
+    max_seconds_per_message: float = Field(default=60.0, gt=0)
+    max_memory_mb: int = Field(default=1024, ge=0)
+
+
 class Settings(BaseModel):
     """The whole configuration."""
 
@@ -130,6 +141,7 @@ class Settings(BaseModel):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

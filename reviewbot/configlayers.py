@@ -47,7 +47,8 @@ class Layer:
     """One source of settings: its data and, per key, exactly where it was set."""
 
     name: str
-    data: dict[str, Any] = field(default_factory=dict)
+    # Not in the repr: a layer's raw values include the SMTP password and the token.
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
     where: dict[Key, str] = field(default_factory=dict)
 
     def set(self, key: Key, value: Any, where: str | None = None) -> None:

@@ -102,6 +102,8 @@ def parse_diff(diff: str) -> list[FileChange]:
         patch = PatchSet(fixed)
     except UnidiffParseError as exc:
         raise DiffError(f"malformed diff: {exc}") from exc
-    if not len(patch):
+    # A header that names no file at all ("--- \"", a lone quote) is damage, not a change.
+    changes = [change for change in map(from_patched_file, patch) if change.path]
+    if not changes:
         raise DiffError("no file changes found in the diff")
-    return [from_patched_file(pf) for pf in patch]
+    return changes

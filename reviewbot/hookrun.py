@@ -32,6 +32,7 @@ from reviewbot.models import Report, Review
 from reviewbot.patchmatch import match_commits
 from reviewbot.pipeline import Options, review_ingested, visible
 from reviewbot.render import render
+from reviewbot.render.safe import terminal_safe
 from reviewbot.series import assemble
 from reviewbot.treereview import review_commits, review_in_tree
 
@@ -62,8 +63,8 @@ def verdict(report: Report, settings: Settings, ctx: HookContext, send_anyway: s
     minimum = min(settings.output.min_severity, fail_on)
     for review in report.reviews:
         if review.error:
-            print(f"reviewbot: could not review {review.source}: {review.error} "
-                  "(not blocking)", file=ctx.out)
+            print(terminal_safe(f"reviewbot: could not review {review.source}: "
+                                f"{review.error} (not blocking)"), file=ctx.out)
     shown = [f for r in report.reviews if not r.error for f in visible(r.findings, minimum)]
     if not shown:
         return 0
@@ -127,7 +128,7 @@ def _collect(mail: Path, ctx: HookContext, counter: int, total: int) -> list[Pat
 def review_mails(files: list[Path], settings: Settings, repo: Path) -> Report:
     """Review patch mails: as their commits, else applied to ``repo``, else from hunks."""
     options = Options(settings=settings)
-    ingested = read_paths([str(f) for f in files])
+    ingested = read_paths([str(f) for f in files], limits=settings.limits)
     if settings.hooks.tree:
         try:
             return _review_in_repo(ingested, options, repo)
@@ -228,7 +229,7 @@ def pre_push(stdin_text: str, ctx: HookContext) -> int:
             for ref in parse_push_lines(stdin_text):
                 commits, notes = commits_to_push(source, ref, settings.hooks.max_commits)
                 for note in notes:
-                    print(f"reviewbot: {note}", file=ctx.out)
+                    print(terminal_safe(f"reviewbot: {note}"), file=ctx.out)
                 commits = [c for c in commits if c.sha not in seen]
                 seen.update(c.sha for c in commits)
                 if commits:

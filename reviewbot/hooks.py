@@ -172,7 +172,7 @@ def _write_new(directory: Path, name: str, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.chmod(tmp, 0o755)  # noqa: S103 -- a hook must be executable, like git's own
+        os.chmod(tmp, 0o755)  # noqa: S103  # a hook must be executable, like git's own  # nosec B103
     except BaseException:
         os.unlink(tmp)
         raise

@@ -62,7 +62,7 @@ def display_date(header: str | None) -> str | None:
         return None
     try:
         when = email.utils.parsedate_to_datetime(clean_text(header, 100))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return email.utils.format_datetime(when) if when is not None else None
 
@@ -278,7 +278,7 @@ def build_message(draft: Draft, body: str, bot: BotIdentity, now: datetime) -> E
         raise ValueError(f"invalid author address {clean_text(draft.to[1], 80)!r}")
     msg = EmailMessage()
     sender = _address((bot.name, bot.address))
-    assert sender is not None
+    assert sender is not None  # type narrowing  # nosec B101
     msg["From"] = sender
     msg["To"] = to
     cc = [a for a in (_address(p) for p in draft.cc) if a is not None]

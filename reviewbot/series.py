@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from liblore.series import parse_patch_subject
-
-from reviewbot.ingest import CoverMail, Ingested, PatchMail
+from reviewbot.ingest import CoverMail, Ingested, PatchMail, subject_info
 
 
 @dataclass(slots=True)
@@ -86,7 +84,7 @@ def assemble(ingested: Ingested, all_versions: bool = False) -> list[Series]:
             cover = next((c for c in ingested.covers if c.version == version
                           and c.expected == patches[0].expected), None)
         title = cover.subject if cover is not None else patches[0].title
-        family = _family_key(parse_patch_subject(title).title if cover is not None else title)
+        family = _family_key(subject_info(title).title if cover is not None else title)
         series.append(Series(version, patches[0].expected, patches, cover, family))
 
     # Report in input order: the position of each series' first patch.

@@ -15,13 +15,20 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from heuristics import PatchInput, analyse
+from heuristics import AnalysisTimeout, PatchInput
 from heuristics.engine import Analysis
 from heuristics.inputs import FileChange
 from heuristics.model import Finding, KernelVersion
 from reviewbot.ingest import PatchMail
 from reviewbot.models import Review
-from reviewbot.pipeline import Options, apply_policy, report_finding, review_from_analysis
+from reviewbot.pipeline import (
+    Options,
+    analyse_limited,
+    apply_policy,
+    report_finding,
+    review_from_analysis,
+    timeout_message,
+)
 from reviewbot.series import Series
 
 
@@ -81,16 +88,26 @@ def review_steps(steps: Sequence[Step], end_files: tuple[FileChange, ...] | None
     """
     tables, rules = options.api(), options.rules()
     analyses = []
+    timed_out: set[int] = set()
     for i, step in enumerate(steps, start=1):
         patch_input = _input(step.patch.subject, step.patch.commit_message, step.files,
                              version, source)
-        analyses.append(analyse(patch_input, tables, rules))
+        try:
+            analyses.append(analyse_limited(patch_input, tables, rules, options.settings))
+        except AnalysisTimeout:
+            analyses.append(Analysis(mode="tree"))
+            timed_out.add(i - 1)
         if options.progress is not None:
             options.progress(i, len(steps), step.patch.subject)
     end = None
     if end_files is not None and len(steps) > 1:
         title = series.title if series is not None else "series"
-        end = analyse(_input(title, "", end_files, version, source), tables, rules)
+        try:
+            end = analyse_limited(_input(title, "", end_files, version, source), tables,
+                                  rules, options.settings)
+        except AnalysisTimeout:
+            notes = [*notes, "the series as a whole took too long to analyse: each patch "
+                             "is judged on its own"]
     keep, orphans = _attribute(analyses, end)
     extra: dict[int, list[Finding]] = {}
     for finding in orphans:
@@ -111,5 +128,7 @@ def review_steps(steps: Sequence[Step], end_files: tuple[FileChange, ...] | None
                            introduced_by=step.label)
             for f in apply_policy(fixed, options.settings)]
         review.notes.extend(notes)
+        if i in timed_out:
+            review.error = timeout_message(options.settings)
         reviews.append(review)
     return reviews

@@ -107,7 +107,7 @@ class TempWorktree:
 
     def _env(self, admin: Path) -> dict[str, str]:
         """Where worktree commands find everything, all pinned; objects written to tmp."""
-        assert self.tmp is not None and self.path is not None
+        assert self.tmp is not None and self.path is not None  # type narrowing  # nosec B101
         alternates = [str(self.user_env_objects)]
         inherited = os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES")
         if inherited:
@@ -190,7 +190,7 @@ class TempWorktree:
 
     def _wt(self, *args: str) -> tuple[int, str]:
         """Run git in the worktree; (status, stdout and stderr)."""
-        assert self.tmp is not None
+        assert self.tmp is not None  # type narrowing  # nosec B101
         cmd = ["git", *_ISOLATION, "-c", f"core.hooksPath={self.tmp / 'hooks'}", *args]
         status, out, err = self.git.repo.git.execute(cmd, with_extended_output=True,
                                                      with_exceptions=False)
@@ -210,7 +210,7 @@ class TempWorktree:
 
     def apply(self, patch: PatchMail) -> None:
         """Apply and commit one patch: git am --3way, else git apply --3way, else git apply."""
-        assert self.tmp is not None
+        assert self.tmp is not None  # type narrowing  # nosec B101
         errors: list[str] = []
         mbox = self.tmp / "patch.mbox"
         if patch.raw:
@@ -233,13 +233,20 @@ class TempWorktree:
         raise ApplyError(next((e for e in map(_first_error, errors) if e), "patch failed"))
 
     def _commit(self, patch: PatchMail) -> None:
-        name, email = patch.author
+        name, email = (" ".join(_arg(part).replace("<", "").replace(">", "").split())
+                       for part in patch.author)
         author = f"{name or 'unknown'} <{email or 'unknown@localhost.invalid'}>"
         for args in (("add", "-A"), ("commit", "--quiet", "--no-verify", "--allow-empty",
-                                     f"--author={author}", "-m", patch.subject or "patch")):
+                                     f"--author={author}", "-m",
+                                     _arg(patch.subject) or "patch")):
             status, err = self._wt(*args)
             if status != 0:
                 raise ApplyError(_first_error(err) or "cannot commit the applied patch")
+
+
+def _arg(text: str) -> str:
+    """Mail text as a command-line argument: an argument cannot hold a NUL."""
+    return text.replace("\x00", "")
 
 
 def _admin_dir(worktree: Path) -> Path:

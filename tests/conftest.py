@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import resource
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,4 +49,7 @@ def _sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(var, raising=False)
     for var in [v for v in os.environ if v.startswith(("REVIEWBOT_", "GIT_SENDEMAIL_"))]:
         monkeypatch.delenv(var)  # settings and hook state from the caller's environment
+    data_limit = resource.getrlimit(resource.RLIMIT_DATA)
     yield
+    # An in-process `watch` caps the data segment ([limits] max_memory_mb): undo it.
+    resource.setrlimit(resource.RLIMIT_DATA, data_limit)

@@ -665,7 +665,7 @@ _TASK_FLAGS = ("current->flags", "tsk->flags", "task->flags", "p->flags")
 
 def _restores_whole_word(ctx: ImageContext, fn: CFunction) -> bool:
     """``old = current->flags; ... current->flags = old;`` (the loop worker pattern)."""
-    assert fn.body is not None
+    assert fn.body is not None  # type narrowing  # nosec B101
     for node in ctx.unit.assignments_in(fn.body):
         if node.type != "assignment_expression":
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from reviewbot.publish import Transport
 from reviewbot.publish.files import DryRun, OutboxDir
 from reviewbot.publish.patchwork import PatchworkClient
 from reviewbot.publish.smtp import SmtpTransport
+from reviewbot.render.safe import terminal_safe
 from reviewbot.reply import TemplateError
 from reviewbot.store import Store, StoreError, default_db_path
 from reviewbot.watch.bot import Bot
@@ -37,10 +39,37 @@ def add_bot_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-v", "--verbose", action="store_true", help="log more on stderr")
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log messages carry Message-IDs and reasons from mail: no terminal escapes."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().formatMessage(record))
+
+
 def setup_logging(verbose: bool) -> None:
-    """Log to stderr (warnings, or info with -v)."""
+    """Log to stderr (warnings, or info with -v), control characters made visible."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("reviewbot: %(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="reviewbot: %(levelname)s: %(message)s", stream=sys.stderr)
+                        handlers=[handler])
+
+
+def limit_memory(megabytes: int) -> None:
+    """Cap this process's data segment (heap and anonymous mappings) at ``megabytes``.
+
+    RLIMIT_DATA, not RLIMIT_AS: read-only file mappings (git pack windows) do
+    not count. An allocation beyond the cap raises MemoryError, and the message
+    being handled is recorded as failed; the processes started from here (git)
+    inherit the cap. 0 leaves the limit alone; a lower existing limit is kept.
+    """
+    if megabytes <= 0:
+        return
+    wanted = megabytes * 1024 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    if soft == resource.RLIM_INFINITY or wanted < soft:
+        resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
 
 
 def db_path(args: argparse.Namespace, settings: Settings) -> Path:

@@ -86,8 +86,8 @@ def _review(args: argparse.Namespace, options: Options) -> tuple[Report, int]:
     try:
         if args.git_range is not None:
             return review_git_range(args.repo or Path("."), args.git_range, options), 0
-        stdin = sys.stdin.buffer.read() if "-" in args.paths else None
-        ingested = read_paths(args.paths, stdin)
+        stdin = sys.stdin.buffer if "-" in args.paths else None
+        ingested = read_paths(args.paths, stdin, options.settings.limits)
         if args.tree is not None:
             report = review_in_tree(ingested, options, args.tree, args.base)
         else:

@@ -44,7 +44,7 @@ def run_msgid(args: argparse.Namespace, settings: Settings, options: Options) ->
         print(f"reviewbot: {exc}", file=sys.stderr)
         return 2
     source = f"{url.rstrip('/')}/{msgid}"
-    ingested = read_bytes(mbox, source)
+    ingested = read_bytes(mbox, source, settings.limits)
     report = review_ingested(ingested, options)
     minimum, fail_on = thresholds(args, settings)
     emit(report, args, minimum, stream=sys.stderr if args.reply and args.dry_run else None)

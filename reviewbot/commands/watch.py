@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from reviewbot.commands.botopts import add_bot_options, open_bot, setup_logging
+from reviewbot.commands.botopts import add_bot_options, limit_memory, open_bot, setup_logging
 from reviewbot.commands.common import options_from, settings_from
+from reviewbot.render.safe import terminal_safe
 from reviewbot.watch.bot import Bot
 from reviewbot.watch.errors import SourceError
 from reviewbot.watch.gitref import GitRefSource, RefError
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     interval = args.interval if args.interval is not None else settings.lore.interval
     if interval <= 0:
         raise UsageError("--interval must be positive")
+    limit_memory(settings.limits.max_memory_mb)
     bot = open_bot(args, settings, options, stop)
     stop.install()
     try:
@@ -112,7 +114,8 @@ def loop(bot: Bot, polls: list[tuple[str, Poll]], interval: float, once: bool) -
             try:
                 poll(bot)
             except SourceError as exc:
-                print(f"reviewbot: {exc} (will retry; nothing was lost)", file=sys.stderr)
+                print(terminal_safe(f"reviewbot: {exc} (will retry; nothing was lost)"),
+                      file=sys.stderr)
                 failed = True
             except (RefError, InboxError) as exc:
                 print(f"reviewbot: {exc}", file=sys.stderr)

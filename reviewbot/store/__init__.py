@@ -130,8 +130,9 @@ class Store:
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute(f"ROLLBACK TO {name}")
-                self.conn.execute(f"RELEASE {name}")
+                if self.conn.in_transaction:  # SQLite ends it by itself on SQLITE_NOMEM
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
                 raise
             finally:
                 self._depth -= 1
@@ -143,7 +144,8 @@ class Store:
             yield self.conn
         except BaseException:
             self._depth = 0
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite ends it by itself on SQLITE_NOMEM
+                self.conn.execute("ROLLBACK")
             raise
         self._depth = 0
         self.conn.execute("COMMIT")

@@ -20,6 +20,7 @@ from reviewbot.config import Settings
 from reviewbot.pipeline import Options
 from reviewbot.publish import Transport
 from reviewbot.publish.patchwork import PatchworkClient
+from reviewbot.render.safe import terminal_safe
 from reviewbot.reply import Templates
 from reviewbot.store import Store
 from reviewbot.watch.commit_review import (
@@ -94,9 +95,11 @@ class Bot:
         self.tally = Tally()
         self.sender.recover()
 
-    def take(self, raw: bytes, source: str, cursor: tuple[str, str] | None = None) -> Intake:
-        """Record one raw message (and its source's cursor) exactly once."""
-        result = self.intaker.take(raw, source, cursor)
+    def take(self, raw: bytes, source: str, cursor: tuple[str, str] | None = None,
+             size: int | None = None) -> Intake:
+        """Record one raw message (and its source's cursor) exactly once; ``size``: ``raw``
+        is only the head of an oversized message of that many bytes."""
+        result = self.intaker.take(raw, source, cursor, size)
         self._count(result)
         return result
 
@@ -108,7 +111,7 @@ class Bot:
         if result.kind in ("malformed", "too-large") or result.status == "failed":
             text = f"{result.msgid}: {result.kind}: {result.reason}"
             self.tally.problems.append(text)
-            self.echo(f"reviewbot: skipped {text}")
+            self.echo(terminal_safe(f"reviewbot: skipped {text}"))  # msgid and reason: mail
 
     def take_commit(self, repo: git.Repo, commit: git.Commit, ref: str,
                     list_name: str | None, source: str) -> Intake:
@@ -125,10 +128,11 @@ class Bot:
             result = Intake(key, "commit", "seen", duplicate=True)
             self._count(result)
             return result
-        limit = self.settings.scope.max_message_bytes
+        limit = self.settings.limits.max_message_bytes
         if len(diff) > limit:
             return self._commit_problem(key, commit, source, cursor, "too-large", "skipped",
-                                        f"diff is {len(diff)} bytes, over {limit}")
+                                        f"diff is {len(diff)} bytes, over [limits] "
+                                        f"max_message_bytes ({limit})")
         try:
             mail = commit_patch(repo, commit, diff, key, list_name)
             review = review_commit(mail, commit, self.options)

@@ -20,13 +20,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from liblore.series import parse_patch_subject
-from liblore.utils import clean_header, get_clean_msgid, msg_get_author, parse_message
+from liblore.utils import parse_message
 
 from heuristics.registry import get_rule
 from reviewbot.config import Settings
 from reviewbot.diffs import DiffError
-from reviewbot.ingest import CoverMail, PatchMail, decode_text_parts, mail_from_message
+from reviewbot.ingest import (
+    CoverMail,
+    LimitError,
+    MailError,
+    PatchMail,
+    decode_text_parts,
+    header_value,
+    header_values,
+    mail_from_message,
+    read_message,
+    safe_author,
+    safe_msgid,
+    subject_info,
+)
 from reviewbot.store import Store
 
 _FP_RE = re.compile(r"^\s*reviewbot:\s*false[- ]positive\s+([A-Za-z]+-\d{3})\b",
@@ -72,7 +84,7 @@ def raw_msgid(raw: bytes) -> str | None:
     end = raw.find(b"\n\n")
     head = raw[: end if end >= 0 else 65536][:65536]
     try:
-        return get_clean_msgid(parse_message(head + b"\n\n"))
+        return safe_msgid(parse_message(head + b"\n\n"))
     except Exception:  # a hostile header block just has no id
         return None
 
@@ -84,10 +96,9 @@ def synthetic_msgid(raw: bytes) -> str:
 
 def message_lists(msg: EmailMessage) -> tuple[str, ...]:
     """The addresses (lower-case) in To/Cc and the ids in List-Id."""
-    values = [clean_header(str(v)) for name in ("To", "Cc") for v in msg.get_all(name, [])]
+    values = header_values(msg, "To") + header_values(msg, "Cc")
     out = [a.lower() for _, a in email.utils.getaddresses(values) if "@" in a]
-    for value in msg.get_all("List-Id", []):
-        text = clean_header(str(value))
+    for text in header_values(msg, "List-Id"):
         if "<" in text and ">" in text:
             text = text[text.rfind("<") + 1:text.rfind(">")]
         if text.strip():
@@ -97,15 +108,15 @@ def message_lists(msg: EmailMessage) -> tuple[str, ...]:
 
 def heads_of(msg: EmailMessage, msgid: str) -> Heads:
     """Read the header facts."""
-    refs_raw = " ".join(clean_header(str(v)) for v in msg.get_all("References", []))
+    refs_raw = " ".join(header_values(msg, "References"))
     refs = tuple(r for r in _REF_RE.findall(refs_raw) if r != msgid)
-    date = msg.get("Date")
+    date = header_value(msg, "Date")
     return Heads(
         msgid=msgid,
-        subject=clean_header(str(msg.get("Subject", ""))),
-        author=msg_get_author(msg),
-        date=clean_header(str(date)) if date else None,
-        in_reply_to=get_clean_msgid(msg, "In-Reply-To"),
+        subject=header_value(msg, "Subject"),
+        author=safe_author(msg),
+        date=date or None,
+        in_reply_to=safe_msgid(msg, "In-Reply-To"),
         references=refs,
         lists=message_lists(msg),
     )
@@ -130,10 +141,15 @@ class Intaker:
         """Whether a message with this id was taken before."""
         return self.store.one("SELECT 1 FROM messages WHERE msgid = ?", (msgid,)) is not None
 
-    def take(self, raw: bytes, source: str, cursor: tuple[str, str] | None = None) -> Intake:
-        """Classify and record one raw message (and move ``cursor`` with it)."""
+    def take(self, raw: bytes, source: str, cursor: tuple[str, str] | None = None,
+             size: int | None = None) -> Intake:
+        """Classify and record one raw message (and move ``cursor`` with it).
+
+        ``size`` says that ``raw`` is only the start of a message of that many bytes
+        (a source that did not read an oversized message whole).
+        """
         with self.store.tx():
-            result = self._take(raw, source)
+            result = self._take(raw, source, size)
             if cursor is not None:
                 self.store.set_cursor(*cursor)
         return result
@@ -144,29 +160,33 @@ class Intaker:
             return None
         return Intake(msgid, row["kind"], row["status"], duplicate=True)
 
-    def _take(self, raw: bytes, source: str) -> Intake:
+    def _take(self, raw: bytes, source: str, size: int | None = None) -> Intake:
         head_id = raw_msgid(raw)
         if head_id is not None and (dup := self._duplicate(head_id)) is not None:
             return dup
-        limit = self.settings.scope.max_message_bytes
-        if len(raw) > limit:
+        limit = self.settings.limits.max_message_bytes
+        total = max(size or 0, len(raw))
+        if total > limit:
             key = head_id or synthetic_msgid(raw)
-            reason = f"message is {len(raw)} bytes, over [scope] max_message_bytes ({limit})"
+            reason = f"message is {total} bytes, over [limits] max_message_bytes ({limit})"
             return self._duplicate(key) or self.record(key, source, "too-large", "skipped",
                                                        reason)
         problem: str | None = None
         msgid: str | None = None
         try:
-            msg = parse_message(raw)
-            msgid = get_clean_msgid(msg)
+            msg = read_message(raw)
+            msgid = safe_msgid(msg)
             if not msg.keys():
                 problem = "message has no headers"
             elif msgid is None:
                 problem = "no Message-ID header"
+        except MailError as exc:
+            problem = str(exc)
         except Exception as exc:  # unreadable mail is recorded, never fatal
             problem = f"unparseable message: {type(exc).__name__}"
         if problem is not None or msgid is None:
-            key = synthetic_msgid(raw)
+            # Recorded under its Message-ID when the header block names one (a MIME bomb).
+            key = msgid or head_id or synthetic_msgid(raw)
             return self._duplicate(key) or self.record(
                 key, source, "malformed", "failed", problem or "no Message-ID header")
         if msgid != head_id and (dup := self._duplicate(msgid)) is not None:
@@ -176,6 +196,9 @@ class Intaker:
                 return self._classify(msg, raw, msgid, source)
         except sqlite3.Error:
             raise
+        except LimitError as exc:
+            return self.record(msgid, source, "too-large", "skipped", str(exc),
+                               heads_of(msg, msgid))
         except Exception as exc:  # hostile mail is recorded as failed, never fatal
             reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, DiffError | ValueError) \
                 else f"cannot read the mail ({type(exc).__name__})"
@@ -189,17 +212,17 @@ class Intaker:
                 "UPDATE outbox SET status = 'sent', reason = 'seen in the archive' "
                 "WHERE message_id = ? AND status IN ('sending', 'uncertain')", (msgid,))
             return self.record(msgid, source, "own", "skipped", "the bot's own mail", heads)
-        hint = str(msg.get("X-Patchwork-Hint", "")).strip().lower()
+        hint = header_value(msg, "X-Patchwork-Hint").strip().lower()
         if hint == "ignore":
             return self.record(msgid, source, "ignored", "skipped",
                                 "X-Patchwork-Hint: ignore", heads)
-        info = parse_patch_subject(heads.subject)
+        info = subject_info(heads.subject)
         tokens = " ".join(info.prefixes).upper().replace(",", " ").split()
         if "GIT" in tokens and "PULL" in tokens:
             return self.record(msgid, source, "ignored", "skipped", "[GIT PULL]", heads)
         if info.is_reply:
             return self._reply(msg, raw, heads, source)
-        mail = mail_from_message(msg, source)
+        mail = mail_from_message(msg, source, limits=self.settings.limits)
         if mail is None:
             return self.record(msgid, source, "other", "skipped", "no patch in the mail", heads)
         if isinstance(mail, CoverMail):
@@ -234,11 +257,11 @@ class Intaker:
         counter = mail.counter if isinstance(mail, PatchMail) else 0
         if isinstance(mail, PatchMail) and mail.counters_inferred:
             expected, counter = 1, 1
-        title = parse_patch_subject(mail.subject).title
+        title = subject_info(mail.subject).title
         key = f"{heads.thread_root}|v{version}|{expected}|{heads.author[1].lower()}"
         series_id = self.new_series(key, heads, title, source, version, expected)
         row = self.store.one("SELECT status FROM series WHERE id = ?", (series_id,))
-        assert row is not None
+        assert row is not None  # type narrowing  # nosec B101
         if kind == "cover":
             self.store.execute(
                 "UPDATE series SET cover_msgid = ?, title = ?, family = ? WHERE id = ?",
@@ -262,7 +285,7 @@ class Intaker:
             "?, ?)", (key, heads.thread_root, version, expected, title, family_key(title),
                       heads.author[0], heads.author[1].lower(), source, self.clock()))
         row = self.store.one("SELECT id FROM series WHERE key = ?", (key,))
-        assert row is not None
+        assert row is not None  # type narrowing  # nosec B101
         series_id = int(row["id"])
         for name in heads.lists:
             self.store.execute("INSERT OR IGNORE INTO series_lists VALUES (?, ?)",

@@ -129,7 +129,7 @@ class LoreSource:
         window = lore.window_hours * 3600
         while not bot.stop.requested():
             end: float | None = start + window
-            assert end is not None
+            assert end is not None  # type narrowing  # nosec B101
             if end >= now:
                 end = None
             sent = self.clock()

@@ -21,6 +21,7 @@ from pathlib import Path
 import git
 
 from reviewbot.config import Settings
+from reviewbot.gitcmd import blob_head
 from reviewbot.watch.bot import Bot
 from reviewbot.watch.errors import SourceError
 
@@ -117,8 +118,14 @@ class PublicInboxGitSource:
                 except KeyError:
                     bot.store.set_cursor(key, commit.hexsha)
                     continue
-                raw: bytes = blob.data_stream.read()
-                bot.take(raw, key, cursor=(key, commit.hexsha))
+                limit = self.settings.limits.max_message_bytes
+                if blob.size > limit:
+                    # Recorded as too large from its header block; never read whole.
+                    start = blob_head(Path(repo.git_dir), blob.hexsha, 65536)
+                    bot.take(start, key, cursor=(key, commit.hexsha), size=blob.size)
+                else:
+                    raw: bytes = blob.data_stream.read()
+                    bot.take(raw, key, cursor=(key, commit.hexsha))
                 result.messages += 1
             if cursor is None and not bot.stop.requested():
                 bot.store.set_cursor(key, head.hexsha)

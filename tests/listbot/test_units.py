@@ -209,7 +209,7 @@ def test_secrets_come_from_config_or_environment_and_never_show(
 @pytest.fixture
 def intaker(tmp_path: Path) -> Intaker:
     settings = Settings.model_validate({"bot": {"address": BOT},
-                                        "scope": {"max_message_bytes": 20000}})
+                                        "limits": {"max_message_bytes": 20000}})
     return Intaker(Store.open(tmp_path / "s.db"), settings)
 
 
