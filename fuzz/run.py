@@ -3,7 +3,8 @@
 
 Usage: fuzz/run.py TARGET [SECONDS] [libFuzzer options...]
 
-TARGET is one of ingest, diffs, engine, series, config (see fuzz/targets.py).
+TARGET is one of ingest, diffs, engine, series, config, bot, maintainers (see
+fuzz/targets.py).
 The working corpus lives in .cache/fuzz/TARGET (seeded from the repository's
 own synthetic patches, mails and config, and from every regression input under
 tests/hostile/regressions/TARGET); crash, timeout and leak inputs are written

@@ -311,6 +311,46 @@ def fuzz_bot(data: bytes) -> None:
         store.close()
 
 
+# -- MAINTAINERS ---------------------------------------------------------------------
+
+SAMPLE_PATHS = ("fs/foofs/inode.c", "fs/foofs/test/a.c", "mm/vmscan.c", "mm/internal.h",
+                "include/linux/sched/mm.h", "MAINTAINERS", "a", "")
+
+
+def fuzz_maintainers(data: bytes) -> None:
+    """A MAINTAINERS file: entries and warnings; lookups are consistent with the entries."""
+    from reviewbot.dashboard.maintainers import Index, parse
+
+    entries, warnings = parse(data.decode("utf-8", "replace"))
+    _check(all(isinstance(w, str) and w for w in warnings), "maintainers: an empty warning")
+    for entry in entries:
+        _check(bool(entry.title) and "\n" not in entry.title, "maintainers: an odd title")
+        for person in entry.people:
+            _check("@" in person.email and person.email == person.email.lower(),
+                   f"maintainers: odd address {person.email!r}")
+    index = Index(entries)
+    # Paths the entries talk about (wildcards filled in) and a few fixed ones.
+    paths = list(SAMPLE_PATHS)
+    for entry in entries[:20]:
+        for pattern in entry.files[:5]:
+            paths.append(pattern.text.replace("*", "x").replace("?", "y").rstrip("/") + "/z.c")
+            paths.append(pattern.text.replace("*", "x").replace("?", "y"))
+    for path in paths:
+        found = index.entries_for(path)
+        _check(all(e.match(path) is not None for e in found),
+               f"maintainers: an entry listed for {path!r} does not cover it")
+        _check(len({id(e) for e in found}) == len(found), "maintainers: an entry listed twice")
+        scores = [e.match(path) or 0 for e in found]
+        _check(scores == sorted(scores, reverse=True),
+               f"maintainers: {path!r} not most specific first")
+        expected = {id(e) for e in entries if e.match(path) is not None}
+        _check(expected == {id(e) for e in found},
+               f"maintainers: the index misses entries covering {path!r}")
+    people = index.people()
+    for address, (person, named) in people.items():
+        _check(person.email == address and bool(named), "maintainers: an odd people table")
+
+
 TARGETS: dict[str, Target] = {
     "ingest": fuzz_ingest,
     "diffs": fuzz_diffs,
@@ -318,6 +358,7 @@ TARGETS: dict[str, Target] = {
     "series": fuzz_series,
     "config": fuzz_config,
     "bot": fuzz_bot,
+    "maintainers": fuzz_maintainers,
 }
 
 # Where the seed inputs of each target come from (paths relative to the repository).
@@ -328,6 +369,7 @@ SEEDS: dict[str, tuple[str, ...]] = {
     "series": ("examples",),
     "config": ("config",),
     "bot": ("examples", "tests/fixtures/rules"),
+    "maintainers": ("tests/fixtures/maintainers",),
 }
 
 

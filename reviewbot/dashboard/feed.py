@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-import xml.etree.ElementTree as ET  # nosec B405 - builds a document, never parses one
+import xml.etree.ElementTree as ET  # builds a document, never parses one  # nosec B405
 from collections.abc import Sequence
 
 from reviewbot import __version__

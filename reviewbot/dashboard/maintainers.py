@@ -200,7 +200,7 @@ class Index:
                 self._always.append(i)
                 continue
             for head in heads:
-                assert head is not None
+                assert head is not None  # type narrowing  # nosec B101
                 self._by_head.setdefault(head, []).append(i)
         self._cache: dict[str, list[Entry]] = {}
 

@@ -22,6 +22,7 @@ from fuzz.targets import (
     fuzz_diffs,
     fuzz_engine,
     fuzz_ingest,
+    fuzz_maintainers,
     patches_from_fields,
 )
 from reviewbot.diffs import parse_diff
@@ -230,3 +231,23 @@ def test_config_text(lines: list[str]) -> None:
 @FAST
 def test_config_bytes(data: bytes) -> None:
     fuzz_config(data)
+
+
+MAINTAINERS_PIECES = ["FOOFS FILESYSTEM", "M:\tAlice <alice@example.org>", "M:\tnot an address",
+                      "R:\tBob <BOB@Example.ORG>", "L:\tlinux-foofs@vger.example.org", "S:\tMaintained",
+                      "F:\tfs/foofs/", "F:\tfs/*/", "F:\t*", "F:\tmm/*.h", "F:\tmm/vmscan.c",
+                      "F:\t?", "F:\t", "X:\tfs/foofs/test/", "N:\tmemalloc", "N:\t[",
+                      "N:\t(a|aa)*$", "K:\tfoo", "Q:\thttps://x", "", "", "\t indented", "Z: x"]
+
+
+@given(st.lists(st.one_of(st.sampled_from(MAINTAINERS_PIECES), st.text(max_size=30)),
+                max_size=40))
+@FAST
+def test_maintainers_text(lines: list[str]) -> None:
+    fuzz_maintainers("\n".join(lines).encode("utf-8", "surrogatepass"))
+
+
+@given(st.binary(max_size=800))
+@FAST
+def test_maintainers_bytes(data: bytes) -> None:
+    fuzz_maintainers(data)
