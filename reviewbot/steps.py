@@ -20,15 +20,9 @@ from heuristics.engine import Analysis
 from heuristics.inputs import FileChange
 from heuristics.model import Finding, KernelVersion
 from reviewbot.ingest import PatchMail
+from reviewbot.limits import analyse_limited, timeout_message
 from reviewbot.models import Review
-from reviewbot.pipeline import (
-    Options,
-    analyse_limited,
-    apply_policy,
-    report_finding,
-    review_from_analysis,
-    timeout_message,
-)
+from reviewbot.pipeline import Options, apply_policy, report_finding, review_from_analysis
 from reviewbot.series import Series
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
 import sys
 from pathlib import Path
 
@@ -52,24 +51,6 @@ def setup_logging(verbose: bool) -> None:
     handler.setFormatter(_SafeFormatter("reviewbot: %(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         handlers=[handler])
-
-
-def limit_memory(megabytes: int) -> None:
-    """Cap this process's data segment (heap and anonymous mappings) at ``megabytes``.
-
-    RLIMIT_DATA, not RLIMIT_AS: read-only file mappings (git pack windows) do
-    not count. An allocation beyond the cap raises MemoryError, and the message
-    being handled is recorded as failed; the processes started from here (git)
-    inherit the cap. 0 leaves the limit alone; a lower existing limit is kept.
-    """
-    if megabytes <= 0:
-        return
-    wanted = megabytes * 1024 * 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    if hard != resource.RLIM_INFINITY:
-        wanted = min(wanted, hard)
-    if soft == resource.RLIM_INFINITY or wanted < soft:
-        resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
 
 
 def db_path(args: argparse.Namespace, settings: Settings) -> Path:

@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from reviewbot.commands.botopts import add_bot_options, limit_memory, open_bot, setup_logging
+from reviewbot.commands.botopts import add_bot_options, open_bot, setup_logging
 from reviewbot.commands.common import options_from, settings_from
+from reviewbot.limits import limit_memory
 from reviewbot.render.safe import terminal_safe
 from reviewbot.watch.bot import Bot
 from reviewbot.watch.errors import SourceError

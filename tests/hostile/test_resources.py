@@ -12,10 +12,10 @@ import pytest
 
 from heuristics import PatchInput
 from heuristics.model import KernelVersion
-from reviewbot.commands.botopts import limit_memory
 from reviewbot.config import Settings
 from reviewbot.diffs import parse_diff
-from reviewbot.pipeline import Options, check_memory
+from reviewbot.limits import check_memory, limit_memory
+from reviewbot.pipeline import Options
 from reviewbot.store import Store
 from reviewbot.watch.bot import Bot
 from reviewbot.watch.reviewer import MAX_REVIEW_ATTEMPTS
@@ -52,8 +52,8 @@ def test_tree_sitter_never_runs_out_of_memory_under_the_cap(tmp_path: Path) -> N
     segmentation fault; with it, the patch fails alone and the process goes on."""
     script = textwrap.dedent("""
         import sys
-        from reviewbot.commands.botopts import limit_memory
         from reviewbot.ingest import read_bytes
+        from reviewbot.limits import limit_memory
         from reviewbot.pipeline import Options, review_ingested
         limit_memory(200)
         raw = sys.stdin.buffer.read()
