@@ -165,3 +165,20 @@ def test_odd_input_never_crashes(text: str) -> None:
     entries, _ = parse(text)
     index = Index(entries)
     index.entries_for("fs/foofs/dir.c")
+
+
+def test_brackets_and_dots_are_literal() -> None:
+    pattern = FilePattern.compile("fs/[ab].c")
+    assert pattern.matches("fs/[ab].c")
+    assert not pattern.matches("fs/a.c")
+    assert not FilePattern.compile("fs/a.c").matches("fs/abc")
+
+
+def test_many_stars_match_like_one() -> None:
+    """A pattern of many ``*`` (a fuzzer find) means what one ``*`` means, and the
+    match of a long path that fails at its end comes back (no backtracking blow-up)."""
+    stars = FilePattern.compile("*" * 60 + "x")
+    assert stars.matches("ax")
+    assert not stars.matches("a/x")  # not a directory pattern: the depth must agree
+    assert not stars.matches("a" * 4000)
+    assert FilePattern.compile("fs/**/").matches("fs/foofs/inode.c")
