@@ -44,10 +44,11 @@ MAX_INPUT_BYTES = 256 * 1024 * 1024  # one input file (an mbox is read message b
 # What reading one hostile message can raise: the email package parses headers
 # lazily and has a zoo of failure modes (AttributeError on odd address groups,
 # IndexError, TypeError, HeaderParseError, OverflowError on a Date in the year
-# 10**12); deep nesting recurses.
+# 10**12, UnboundLocalError in the Message-ID parser on "<a@[ x\x03"); deep
+# nesting recurses.
 MAIL_ERRORS: tuple[type[Exception], ...] = (
     ValueError, LookupError, UnicodeError, TypeError, AttributeError, IndexError,
-    ArithmeticError, RecursionError, email.errors.MessageError)
+    ArithmeticError, RecursionError, UnboundLocalError, email.errors.MessageError)
 
 _MBOX_FROM_RE = re.compile(rb"^From \S+.*\d\d:\d\d:\d\d.*\d{4}")  # git's is_from_line()
 _ENCODED_WORD_RE = re.compile(r"=\?[^?\s]*\?[^?\s]*\?.*?\?=")
